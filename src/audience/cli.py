@@ -1,0 +1,246 @@
+"""The ``audience`` command: a thin layer over :mod:`audience.pipeline` and :class:`Workspace`.
+
+A user mistake prints one paragraph and exits 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Literal, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from audience import console as render
+from audience.errors import AudienceError, ConfigError
+from audience.ingest import Kind, parse_explicit
+from audience.workspace import Workspace
+
+app = typer.Typer(
+    name="audience",
+    help="Segment an email audience with clustering models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="AUDIENCE_WORKSPACE",
+        help="The workspace folder (default: the current folder, or AUDIENCE_WORKSPACE).",
+        show_default=False,
+    ),
+]
+
+
+def friendly(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn an :class:`AudienceError` into one paragraph on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except AudienceError as exc:
+            render.error(err, str(exc))
+            raise typer.Exit(1) from None
+
+    return run
+
+
+@app.command()
+@friendly
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to make a workspace of.")] = Path("."),
+) -> None:
+    """Create a workspace: audience.toml, audience.duckdb and the hashing secret."""
+    with Workspace.init(folder) as ws:
+        out.print(f"[green]created workspace[/] {ws.path}")
+        out.print(f"  config   {ws.path / 'audience.toml'}")
+        out.print(f"  database {ws.database_path}")
+        out.print(
+            "  secret   .audience-secret (keys the email hashes; back it up, keep it private)"
+        )
+
+
+@app.command()
+@friendly
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV (optionally .gz), Parquet, or JSON Lines.")],
+    kind: Annotated[
+        Kind | None,
+        typer.Option(
+            help="What the rows are. Default: from the file name, or events for JSON Lines."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a column: --map 'Order Amount=revenue'. Repeatable."),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV/JSON files.")] = "utf-8",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Read a file, check every row, store the good ones and quarantine the rest."""
+    explicit = parse_explicit(mapping or [])
+    with Workspace(workspace) as ws, _counting(f"reading {file.name}") as progress:
+        report = ws.ingest(file, kind, mapping=explicit, encoding=encoding, progress=progress)
+    out.print(render.ingest_report(report))
+
+
+@app.command()
+@friendly
+def profile(workspace: WorkspaceOption = Path(".")) -> None:
+    """Show what the workspace holds: contacts, events by type, dates, quarantine."""
+    with Workspace(workspace) as ws:
+        out.print(render.data_profile(ws.profile()))
+
+
+@app.command()
+@friendly
+def quarantine(
+    reason: Annotated[str | None, typer.Option(help="Only rows rejected for this reason.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows to show.")] = 20,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """List rejected rows with their file, line and reason."""
+    with Workspace(workspace) as ws:
+        sql = "SELECT source, line, reason, detail FROM quarantine"
+        params: list[object] = []
+        if reason:
+            sql += " WHERE reason = ?"
+            params.append(reason)
+        rows = ws.database.con.execute(
+            sql + " ORDER BY source, line LIMIT ?", [*params, limit]
+        ).fetchall()
+    table = Table("file", "line", "reason", "detail", title=f"quarantine (first {limit})")
+    for source, line, why, detail in rows:
+        table.add_row(Path(source).name, str(line), why, detail)
+    out.print(table)
+
+
+@app.command()
+@friendly
+def generate(
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to write contacts.csv, events and truth.csv.")
+    ],
+    contacts: Annotated[int, typer.Option(min=1, help="Number of contacts.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    events_format: Annotated[
+        Literal["parquet", "jsonl"], typer.Option("--format", help="Events file format.")
+    ] = "parquet",
+    dirty: Annotated[
+        float, typer.Option(help="Share of extra bad rows to inject, e.g. 0.01.")
+    ] = 0.0,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day of the data (default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Write a synthetic store audience with planted personas (truth.csv)."""
+    from audience.synth import generate as generate_audience
+
+    with _bar("generating contacts", contacts) as advance:
+        result = generate_audience(
+            out_dir,
+            contacts=contacts,
+            seed=seed,
+            as_of=_as_of(as_of),
+            events_format=events_format,
+            dirty=dirty,
+            progress=advance,
+        )
+    out.print(
+        f"[green]wrote[/] {result.contact_rows:,} contact rows, {result.event_rows:,} event rows "
+        f"({result.n_contacts:,} contacts, {result.n_events:,} clean events) to {out_dir}"
+    )
+    for path in (result.contacts_path, result.events_path, result.truth_path):
+        out.print(f"  {path}")
+
+
+@app.command()
+@friendly
+def demo(
+    folder: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "demo-workspace"
+    ),
+    contacts: Annotated[int, typer.Option(min=100, help="Number of contacts.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    dirty: Annotated[float, typer.Option(help="Share of bad rows injected.")] = 0.01,
+) -> None:
+    """Generate a synthetic audience into a fresh workspace and run the pipeline on it."""
+    from audience.demo import DemoSteps
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    steps = DemoSteps.start(folder, contacts=contacts, seed=seed, dirty=dirty, now=now)
+    with _bar("generating audience", contacts) as advance:
+        generated = steps.generate(advance)
+    out.print(
+        f"[green]generated[/] {generated.n_contacts:,} contacts and {generated.n_events:,} events"
+    )
+    for path in (generated.contacts_path, generated.events_path):
+        with _counting(f"ingesting {path.name}") as progress:
+            report = steps.ingest(path, progress)
+        out.print(render.ingest_report(report))
+    out.print(render.data_profile(steps.profile()))
+    steps.close()
+    out.print(f"workspace: {steps.workspace.path}")
+
+
+def _as_of(day: datetime | None) -> datetime:
+    if day is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if day.date() > date.today():
+        raise ConfigError(f"--as-of {day:%Y-%m-%d} is in the future; pick today or a past day.")
+    return day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
+
+
+@contextmanager
+def _bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.advance(task, done)
+
+
+@contextmanager
+def _counting(label: str) -> Iterator[Callable[[int], None]]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn(label),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda rows: progress.update(task, completed=rows)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

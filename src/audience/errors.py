@@ -1,0 +1,77 @@
+"""Exceptions raised by Audience.
+
+Every error a user can act on derives from :class:`AudienceError`; its message is one
+paragraph saying what was received, what was expected and how to fix it. The CLI prints
+that paragraph and exits non-zero, without a traceback.
+
+    AudienceError
+    ├── ConfigError            audience.toml or an argument has a wrong key, type or value
+    ├── WorkspaceError         the workspace folder or database is missing or unusable
+    │   └── SchemaVersionError the database was written by a newer Audience
+    ├── IngestError            a whole file cannot be ingested (bad rows go to quarantine)
+    │   ├── SourceFileError    missing, unreadable, or not in a format we read
+    │   └── MissingColumnsError a required column is absent after mapping
+    └── GenerateError          the synthetic generator was asked for something impossible
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class AudienceError(Exception):
+    """Base class of every error Audience raises on purpose."""
+
+
+class ConfigError(AudienceError):
+    """A configuration key or argument is unknown, of the wrong type, or out of range."""
+
+
+class WorkspaceError(AudienceError):
+    """The workspace folder, its config, secret or database cannot be used."""
+
+
+class SchemaVersionError(WorkspaceError):
+    """The workspace database has a schema version this Audience cannot read."""
+
+
+class IngestError(AudienceError):
+    """A whole file cannot be ingested; nothing from it was stored."""
+
+
+class SourceFileError(IngestError):
+    """The file is missing, unreadable, or not in a format Audience reads."""
+
+
+class MissingColumnsError(IngestError):
+    """A required column is absent from a file, even after column mapping."""
+
+    def __init__(
+        self,
+        path: str,
+        kind: str,
+        found: Sequence[str],
+        missing: Sequence[str],
+        expected: Sequence[str],
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.found = list(found)
+        self.missing = list(missing)
+        self.expected = list(expected)
+        super().__init__(
+            f"cannot ingest {path} as {kind}: required column(s) {_quoted(missing)} not found. "
+            f"Columns found: {_quoted(found) or '(none)'}. "
+            f"Expected columns (or a header Audience recognises for them): {_quoted(expected)}. "
+            f"If the column exists under another name, map it with --map SOURCE=TARGET, "
+            f"for example --map '{(found or ['Column'])[0]}={missing[0]}'. "
+            f"Nothing was stored."
+        )
+
+
+class GenerateError(AudienceError):
+    """The synthetic audience generator got arguments it cannot honour."""
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)

@@ -1,0 +1,176 @@
+"""JSON Lines of Segment-spec calls: ``identify`` → contacts, ``track`` and ``page`` → events.
+
+Each line is parsed on its own, so one broken line is quarantined with its line number
+while the rest of the file goes in. Properties (``track``) and traits (``identify``) are
+lifted to columns and then mapped like any other header.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from audience.errors import SourceFileError
+from audience.ingest.batch import RawBatch, ReadChunk, Unreadable
+from audience.ingest.mapping import Kind
+from audience.ingest.sources import Format
+
+_EVENT_CALLS = {"track": None, "page": "Page Viewed", "screen": "Screen Viewed"}
+_BOM = b"\xef\xbb\xbf"
+
+
+class JsonlSource:
+    """A file of one JSON object per line."""
+
+    format: Format = "jsonl"
+
+    def __init__(self, path: Path, kind: Kind, *, encoding: str = "utf-8") -> None:
+        self.path = path
+        self.kind = kind
+        self.encoding = encoding
+
+    @property
+    def columns(self) -> list[str]:
+        # Keys differ from line to line; required fields are checked row by row instead.
+        return []
+
+    def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
+        with self._open() as handle:
+            number = 0
+            while True:
+                chunk = ReadChunk()
+                rows: dict[Kind, tuple[list[dict[str, Any]], list[int], list[bytes]]] = {}
+                read = 0
+                for line in handle:
+                    number += 1
+                    if number == 1 and line.startswith(_BOM):
+                        line = line[len(_BOM) :]
+                    if not line.strip():
+                        continue
+                    read += 1
+                    self._route(line, number, rows, chunk)
+                    if read >= chunk_rows:
+                        break
+                if read == 0:
+                    return
+                for kind, (records, lines, raws) in rows.items():
+                    chunk.batches.append(_batch(kind, records, lines, raws))
+                yield chunk
+
+    def _route(
+        self,
+        line: bytes,
+        number: int,
+        rows: dict[Kind, tuple[list[dict[str, Any]], list[int], list[bytes]]],
+        chunk: ReadChunk,
+    ) -> None:
+        try:
+            call = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            chunk.unreadable.append(self._bad(line, number, "malformed_json", f"not JSON: {exc}"))
+            return
+        if not isinstance(call, dict):
+            detail = f"expected a JSON object, got {type(call).__name__}"
+            chunk.unreadable.append(self._bad(line, number, "malformed_json", detail))
+            return
+        kind, record = flatten_call(call, self.kind)
+        if kind is None:
+            detail = f"call type {call.get('type')!r} is not identify, track or page"
+            chunk.unreadable.append(self._bad(line, number, "unsupported_call", detail))
+            return
+        records, lines, raws = rows.setdefault(kind, ([], [], []))
+        records.append(record)
+        lines.append(number)
+        raws.append(line)
+
+    def _bad(self, line: bytes, number: int, reason: str, detail: str) -> Unreadable:
+        raw = line.decode(self.encoding, errors="replace").rstrip("\r\n")
+        return Unreadable(line=number, raw=raw, reason=reason, detail=detail, kind=self.kind)
+
+    def _open(self) -> IO[bytes]:
+        with self.path.open("rb") as probe:
+            compressed = probe.read(2) == b"\x1f\x8b"
+        try:
+            if compressed:
+                return cast(IO[bytes], gzip.open(self.path, "rb"))
+            return self.path.open("rb")
+        except OSError as exc:
+            raise SourceFileError(f"cannot read {self.path}: {exc}. Nothing was stored.") from None
+
+
+def flatten_call(call: dict[str, Any], default_kind: Kind) -> tuple[Kind | None, dict[str, Any]]:
+    """One Segment call as a flat record of scalar fields, and the kind it belongs to."""
+    call_type = call.get("type")
+    if call_type is None:
+        call_type = "track" if "event" in call else "identify" if "traits" in call else None
+    record: dict[str, Any] = {}
+    context = call.get("context")
+    context_traits = context.get("traits") if isinstance(context, dict) else None
+    if call_type == "identify":
+        _lift(record, context_traits)
+        _lift(record, call.get("traits"))
+        kind: Kind | None = "contacts"
+    elif call_type in _EVENT_CALLS:
+        if isinstance(context_traits, dict) and "email" in context_traits:
+            record["email"] = context_traits["email"]
+        properties = call.get("properties")
+        _lift(record, properties)
+        _lift_products(record, properties)
+        record["event"] = _EVENT_CALLS[call_type] or call.get("event")
+        kind = "events"
+    elif call_type is None and default_kind != "events":
+        _lift(record, call)
+        kind = default_kind
+    else:
+        return None, record
+    for key in ("messageId", "userId", "anonymousId", "timestamp"):
+        if key in call:
+            record[key] = call[key]
+    if "timestamp" not in record:
+        record["timestamp"] = call.get("originalTimestamp") or call.get("receivedAt")
+    return kind, record
+
+
+def _lift(record: dict[str, Any], values: object) -> None:
+    if not isinstance(values, dict):
+        return
+    for key, value in values.items():
+        if isinstance(value, dict):
+            if key == "address" and "country" in value:
+                record.setdefault("country", value["country"])
+            continue
+        if not isinstance(value, list):
+            record[key] = value
+
+
+def _lift_products(record: dict[str, Any], properties: object) -> None:
+    """Segment's ``products[]``: the first product's category, the sum of quantities."""
+    if not isinstance(properties, dict) or not isinstance(properties.get("products"), list):
+        return
+    products = [p for p in properties["products"] if isinstance(p, dict)]
+    if products and "category" not in record and products[0].get("category") is not None:
+        record["category"] = products[0]["category"]
+    quantities = [p.get("quantity") for p in products]
+    if (
+        "quantity" not in record
+        and quantities
+        and all(isinstance(q, int | float) for q in quantities)
+    ):
+        record["quantity"] = sum(quantities)
+
+
+def _batch(
+    kind: Kind, records: list[dict[str, Any]], lines: list[int], raws: list[bytes]
+) -> RawBatch:
+    frame = pd.DataFrame.from_records(records)
+
+    def raw(positions: np.ndarray) -> list[str]:
+        return [raws[int(p)].decode("utf-8", errors="replace").rstrip("\r\n") for p in positions]
+
+    return RawBatch(kind, frame, np.asarray(lines, dtype=np.int64), raw)

@@ -1,0 +1,283 @@
+"""Staging one ingest and committing it atomically.
+
+Accepted rows are staged chunk by chunk in temporary tables (which DuckDB spills to disk),
+so a file of any size is held in bounded memory. :meth:`Loader.commit` then resolves
+duplicates in one transaction:
+
+- an id seen earlier in the same file, or already stored, with the same content is a
+  *duplicate* (counted, not stored again: re-ingesting a file adds nothing);
+- the same id with different content is quarantined as ``duplicate_id_conflict`` —
+  except for contacts already stored, whose changed attributes are an *update*
+  (a newer export; a missing value never erases a stored one).
+
+Events without a ``message_id`` are keyed by a hash of their content, ``h:<md5>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import duckdb
+import orjson
+import pandas as pd
+
+from audience.store.database import Database
+from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
+from audience.validate.report import IngestReport
+
+Table = Literal["contacts", "events"]
+
+_SEPARATOR = "chr(31)"  # the ASCII unit separator: absent from real text fields
+_CONTACT_FIELDS = [c for c in CONTACT_COLUMNS if c != "ingest_id"]
+_EVENT_FIELDS = [c for c in EVENT_COLUMNS if c != "ingest_id"]
+_FIELDS: dict[Table, list[str]] = {"contacts": _CONTACT_FIELDS, "events": _EVENT_FIELDS}
+_KEYS: dict[Table, str] = {"contacts": "contact_id", "events": "message_id"}
+_REJECT_COLUMNS = ["line", "kind", "reason", "detail", "raw"]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the commit did with the staged rows."""
+
+    inserted: dict[str, int]
+    updated: int
+    duplicates: int
+    conflicts: int
+    staged_rejects: int
+
+
+class Loader:
+    """One ingest's staging area on an open :class:`Database`."""
+
+    def __init__(self, db: Database, ingest_id: str, source: str) -> None:
+        self.db = db
+        self.con = db.con
+        self.ingest_id = ingest_id
+        self.source = source
+        self.staged: dict[Table, int] = {"contacts": 0, "events": 0}
+        for table, fields in _FIELDS.items():
+            columns = ", ".join(
+                f'"{c}" {_loose(CONTACT_COLUMNS | EVENT_COLUMNS, c)}' for c in fields
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _stage_{table} (line BIGINT, {columns})"
+            )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _stage_rejects "
+            "(line BIGINT, kind VARCHAR, reason VARCHAR, detail VARCHAR, raw VARCHAR)"
+        )
+
+    def stage(self, table: Table, rows: pd.DataFrame) -> None:
+        """Append accepted rows (columns ``line`` + the table's fields)."""
+        if rows.empty:
+            return
+        self._append(f"_stage_{table}", rows, ["line", *_FIELDS[table]])
+        self.staged[table] += len(rows)
+
+    def reject(self, rows: pd.DataFrame) -> None:
+        """Append rejected rows (``line, kind, reason, detail, raw``) for the quarantine."""
+        if not rows.empty:
+            self._append("_stage_rejects", rows, _REJECT_COLUMNS)
+
+    def commit(
+        self, started_at: datetime, finish: Callable[[LoadResult], IngestReport]
+    ) -> IngestReport:
+        """Resolve duplicates and store everything in one transaction.
+
+        ``finish`` turns the counts into the report; if it raises (the report does not add
+        up), the transaction is rolled back and nothing is stored.
+        """
+        try:
+            with self.db.transaction() as con:
+                rejects = _scalar(con, "SELECT count(*) FROM _stage_rejects")
+                events = _load_events(con, self.ingest_id)
+                contacts = _load_contacts(con, self.ingest_id)
+                # A row rejected by an earlier ingest of the same file is kept once.
+                con.execute(
+                    f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                    "SELECT ?, ?, s.line, s.kind, s.reason, s.detail, s.raw FROM _stage_rejects s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? "
+                    "AND q.line IS NOT DISTINCT FROM s.line AND q.kind = s.kind "
+                    "AND q.reason = s.reason AND q.raw IS NOT DISTINCT FROM s.raw)",
+                    [self.ingest_id, self.source, self.source],
+                )
+                result = LoadResult(
+                    inserted={"contacts": contacts.inserted, "events": events.inserted},
+                    updated=contacts.updated,
+                    duplicates=events.duplicates + contacts.duplicates,
+                    conflicts=events.conflicts + contacts.conflicts,
+                    staged_rejects=rejects,
+                )
+                report = finish(result)
+                self._record(con, started_at, report)
+            return report
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the staging tables; the workspace tables are untouched."""
+        for name in ("_stage_contacts", "_stage_events", "_stage_rejects", *_WORK_TABLES):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _append(self, table: str, rows: pd.DataFrame, columns: list[str]) -> None:
+        view = rows[columns]
+        self.con.register("_incoming", view)
+        try:
+            names = ", ".join(f'"{c}"' for c in columns)
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def _record(
+        self, con: duckdb.DuckDBPyConnection, started_at: datetime, report: IngestReport
+    ) -> None:
+        con.execute(
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.ingest_id,
+                self.source,
+                report.kind,
+                report.format,
+                started_at,
+                report.rows_read,
+                report.accepted,
+                report.quarantined,
+                report.duplicates,
+                orjson.dumps(report.to_dict()).decode(),
+            ],
+        )
+
+
+_WORK_TABLES = ("_keyed_events", "_keyed_contacts", "_repeats", "_stored")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+
+
+def _load_events(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
+    fields = _EVENT_FIELDS
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _keyed_events AS "
+        "SELECT * REPLACE (coalesce(message_id, 'h:' || _h) AS message_id) FROM "
+        f"(SELECT s.*, {_content_hash('s', fields[1:])} AS _h FROM _stage_events s)"
+    )
+    _find_repeats(con, "_keyed_events", "message_id")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _stored AS "
+        f"SELECT k.line, k._h = {_content_hash('e', fields[1:])} AS same "
+        "FROM _keyed_events k JOIN events e ON e.message_id = k.message_id "
+        "WHERE k.line NOT IN (SELECT line FROM _repeats)"
+    )
+    inserted = _insert_new(con, "events", "_keyed_events", fields, ingest_id)
+    conflicts = _stage_conflicts(con, "events", "_keyed_events", fields)
+    return _Counts(inserted=inserted, duplicates=_duplicates(con), conflicts=conflicts)
+
+
+def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
+    fields = _CONTACT_FIELDS
+    attributes = fields[1:]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _keyed_contacts AS "
+        f"SELECT s.*, {_content_hash('s', attributes)} AS _h FROM _stage_contacts s"
+    )
+    _find_repeats(con, "_keyed_contacts", "contact_id")
+    # A newer export updates a stored contact; a value it lacks keeps the stored one.
+    merged = ", ".join(f'coalesce(k."{c}", c."{c}") AS "{c}"' for c in attributes)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _stored AS "
+        f"SELECT m.*, {_content_hash('m', attributes)} = m._stored_h AS same FROM "
+        f"(SELECT k.line, k.contact_id, {merged}, {_content_hash('c', attributes)} AS _stored_h "
+        " FROM _keyed_contacts k JOIN contacts c ON c.contact_id = k.contact_id "
+        " WHERE k.line NOT IN (SELECT line FROM _repeats)) m"
+    )
+    assignments = ", ".join(f'"{c}" = m."{c}"' for c in attributes)
+    updated = _scalar(con, "SELECT count(*) FROM _stored WHERE NOT same")
+    con.execute(
+        f"UPDATE contacts SET {assignments}, ingest_id = ? FROM _stored m "
+        "WHERE contacts.contact_id = m.contact_id AND NOT m.same",
+        [ingest_id],
+    )
+    inserted = _insert_new(con, "contacts", "_keyed_contacts", fields, ingest_id)
+    conflicts = _stage_conflicts(con, "contacts", "_keyed_contacts", fields)
+    return _Counts(
+        inserted=inserted, updated=updated, duplicates=_duplicates(con), conflicts=conflicts
+    )
+
+
+def _find_repeats(con: duckdb.DuckDBPyConnection, keyed: str, key: str) -> None:
+    """Rows whose id already occurred on an earlier line of the same file."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _repeats AS "
+        f"WITH firsts AS (SELECT {key}, min(line) AS first_line FROM {keyed} "
+        f"                GROUP BY {key} HAVING count(*) > 1) "
+        f"SELECT k.line, f.first_line, k._h = first._h AS same FROM {keyed} k "
+        f"JOIN firsts f ON k.{key} = f.{key} "
+        f"JOIN {keyed} first ON first.{key} = f.{key} AND first.line = f.first_line "
+        "WHERE k.line <> f.first_line"
+    )
+
+
+def _insert_new(
+    con: duckdb.DuckDBPyConnection, table: str, keyed: str, fields: list[str], ingest_id: str
+) -> int:
+    names = ", ".join(f'"{c}"' for c in fields)
+    row = con.execute(
+        f"INSERT INTO {table} ({names}, ingest_id) SELECT {names}, ? FROM {keyed} k "
+        "WHERE k.line NOT IN (SELECT line FROM _repeats) "
+        "AND k.line NOT IN (SELECT line FROM _stored)",
+        [ingest_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _stage_conflicts(
+    con: duckdb.DuckDBPyConnection, kind: str, keyed: str, fields: list[str]
+) -> int:
+    """Queue rows whose id was seen with different content for the quarantine."""
+    key = fields[0]
+    raw = "CAST(json_object(" + ", ".join(f"'{c}', k.\"{c}\"" for c in fields) + ") AS VARCHAR)"
+    conflicts = (
+        f"SELECT k.line, 'id ''' || k.{key} || ''' is also on line ' || r.first_line || "
+        f"' of this file, with different content' AS detail, {raw} AS raw "
+        f"FROM {keyed} k JOIN _repeats r ON r.line = k.line WHERE NOT r.same "
+    )
+    if kind == "events":
+        conflicts += (
+            f"UNION ALL SELECT k.line, 'id ''' || k.{key} || ''' is already stored, with "
+            f"different content' AS detail, {raw} AS raw "
+            f"FROM {keyed} k JOIN _stored s ON s.line = k.line WHERE NOT s.same"
+        )
+    row = con.execute(
+        "INSERT INTO _stage_rejects (line, kind, reason, detail, raw) "
+        f"SELECT line, '{kind}', 'duplicate_id_conflict', detail, raw FROM ({conflicts})"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    return _scalar(con, "SELECT count(*) FROM _repeats WHERE same") + _scalar(
+        con, "SELECT count(*) FROM _stored WHERE same"
+    )
+
+
+def _content_hash(alias: str, columns: list[str]) -> str:
+    parts = ", ".join(f"coalesce(CAST({alias}.\"{c}\" AS VARCHAR), '\\N')" for c in columns)
+    return f"md5(concat_ws({_SEPARATOR}, {parts}))"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _loose(columns: dict[str, str], name: str) -> str:
+    """A column's type without NOT NULL, for staging."""
+    return columns[name].replace(" NOT NULL", "")

@@ -1,0 +1,156 @@
+"""Table definitions and forward-only migrations of the workspace database.
+
+Uniqueness of ``events.message_id`` and ``contacts.contact_id`` is enforced by the loader
+(anti-joins at ingest), not by index constraints: a unique index over tens of millions of
+event ids would have to sit in memory, and DuckDB's constraint checks refuse a delete and
+re-insert of the same key within one transaction, which upserts need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from audience.errors import SchemaVersionError
+
+SCHEMA_VERSION = 1
+
+CONTACT_COLUMNS: dict[str, str] = {
+    "contact_id": "VARCHAR NOT NULL",
+    "email": "VARCHAR",
+    "email_hash": "VARCHAR",
+    "country": "VARCHAR",
+    "signup_at": "TIMESTAMPTZ",
+    "consent": "VARCHAR",
+    "open_rate": "DOUBLE",
+    "click_rate": "DOUBLE",
+    "ingest_id": "VARCHAR NOT NULL",
+}
+
+EVENT_COLUMNS: dict[str, str] = {
+    "message_id": "VARCHAR NOT NULL",
+    "contact_id": "VARCHAR",
+    "anonymous_id": "VARCHAR",
+    "event": "VARCHAR NOT NULL",
+    "timestamp": "TIMESTAMPTZ NOT NULL",
+    "revenue": "DOUBLE",
+    "price": "DOUBLE",
+    "quantity": "BIGINT",
+    "order_id": "VARCHAR",
+    "product_id": "VARCHAR",
+    "category": "VARCHAR",
+    "campaign_id": "VARCHAR",
+    "is_machine_open": "BOOLEAN",
+    "bounce_type": "VARCHAR",
+    "ingest_id": "VARCHAR NOT NULL",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "ingest_id": "VARCHAR NOT NULL",
+    "source": "VARCHAR NOT NULL",
+    "line": "BIGINT",
+    "kind": "VARCHAR NOT NULL",
+    "reason": "VARCHAR NOT NULL",
+    "detail": "VARCHAR NOT NULL",
+    "raw": "VARCHAR",
+}
+
+
+def _table(name: str, columns: dict[str, str], extra: str = "") -> str:
+    body = ",\n    ".join(f'"{column}" {kind}' for column, kind in columns.items())
+    return f"CREATE TABLE {name} (\n    {body}{extra}\n)"
+
+
+_V1 = [
+    "CREATE TABLE audience_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    _table("contacts", CONTACT_COLUMNS),
+    _table("events", EVENT_COLUMNS),
+    _table("quarantine", QUARANTINE_COLUMNS),
+    """CREATE TABLE ingests (
+    ingest_id VARCHAR PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    rows_read BIGINT NOT NULL,
+    accepted BIGINT NOT NULL,
+    quarantined BIGINT NOT NULL,
+    duplicates BIGINT NOT NULL,
+    report JSON NOT NULL
+)""",
+    """CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMPTZ NOT NULL,
+    as_of TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    config JSON NOT NULL,
+    metrics JSON
+)""",
+    """CREATE TABLE segments (
+    run_id VARCHAR NOT NULL,
+    segment_id VARCHAR NOT NULL,
+    parent_id VARCHAR,
+    name VARCHAR,
+    size BIGINT NOT NULL,
+    definition JSON,
+    PRIMARY KEY (run_id, segment_id)
+)""",
+    """CREATE TABLE memberships (
+    run_id VARCHAR NOT NULL,
+    contact_id VARCHAR NOT NULL,
+    segment_id VARCHAR NOT NULL,
+    probability DOUBLE
+)""",
+]
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _statements(statements: list[str]) -> Migration:
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        for statement in statements:
+            con.execute(statement)
+
+    return apply
+
+
+# MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
+MIGRATIONS: list[Migration] = [_statements(_V1)]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the database, 0 for an empty one."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audience_meta'"
+    ).fetchone()
+    if not exists or exists[0] == 0:
+        return 0
+    row = con.execute("SELECT value FROM audience_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    """Apply pending migrations in one transaction; return the resulting version."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{database} has schema version {version}, newer than this Audience understands "
+            f"({SCHEMA_VERSION}); upgrade Audience to open it."
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for step in MIGRATIONS[version:]:
+            step(con)
+        con.execute(
+            "INSERT OR REPLACE INTO audience_meta VALUES ('schema_version', ?)",
+            [str(SCHEMA_VERSION)],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION

@@ -1,0 +1,142 @@
+"""A workspace: a folder holding ``audience.toml``, ``audience.duckdb`` and the secret.
+
+This is the Python API's front door::
+
+    ws = audience.Workspace.init("shop")          # or audience.Workspace("shop")
+    report = ws.ingest("contacts.csv", kind="contacts")
+    print(report.accepted, report.quarantined, report.duplicates)
+
+The clock is read here, at the edge, and only when the caller gives no ``now``; the steps
+below take it as an argument.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
+from audience.errors import WorkspaceError
+from audience.ingest import Kind
+from audience.pipeline import Progress, ingest_file, resolve_kind
+from audience.store import Database, create_secret, read_secret
+from audience.store.profile import DataProfile, profile
+from audience.store.secret import SECRET_FILE
+from audience.validate import IngestReport
+
+
+class Workspace:
+    """An existing workspace folder. Use :meth:`init` to create one."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        self.path = Path(path).expanduser().resolve()
+        if not (self.path / CONFIG_FILE).is_file():
+            raise WorkspaceError(
+                f"{self.path} is not an Audience workspace (no {CONFIG_FILE}). Create one with "
+                f"'audience init {path}', or point --workspace (or AUDIENCE_WORKSPACE) at one."
+            )
+        self.config: WorkspaceConfig = load_config(self.path / CONFIG_FILE)
+        self._db: Database | None = None
+        self._secret: bytes | None = None
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] = ".") -> Workspace:
+        """Create the folder's config, secret and database; refuse to touch an existing one."""
+        folder = Path(path).expanduser().resolve()
+        if (folder / CONFIG_FILE).exists():
+            raise WorkspaceError(f"{folder} is already an Audience workspace; nothing was changed.")
+        if folder.exists() and not folder.is_dir():
+            raise WorkspaceError(f"cannot create a workspace at {folder}: it is a file.")
+        folder.mkdir(parents=True, exist_ok=True)
+        created: list[Path] = []
+        try:
+            created.append(create_secret(folder))
+            config_path = folder / CONFIG_FILE
+            config_path.write_text(DEFAULT_CONFIG_TOML, encoding="utf-8")
+            created.append(config_path)
+            workspace = cls(folder)
+            created.append(workspace.database_path)
+            workspace.database.close()
+            workspace._db = None
+        except BaseException:
+            for leftover in reversed(created):
+                leftover.unlink(missing_ok=True)
+            raise
+        return workspace
+
+    @property
+    def database_path(self) -> Path:
+        return self.path / self.config.store.database
+
+    @property
+    def database(self) -> Database:
+        """The open database (opened, and migrated forward, on first use)."""
+        if self._db is None:
+            store = self.config.store
+            self._db = Database(
+                self.database_path, memory_limit=store.memory_limit, threads=store.threads
+            )
+        return self._db
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = read_secret(self.path)
+        return self._secret
+
+    def ingest(
+        self,
+        path: str | os.PathLike[str],
+        kind: Kind | None = None,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+        encoding: str = "utf-8",
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest one file (see :func:`audience.pipeline.ingest_file`).
+
+        ``kind`` defaults to what the file's name or format implies; ``now`` (the reference
+        for "in the future") defaults to the current time.
+        """
+        source = Path(path).expanduser()
+        return ingest_file(
+            self.database,
+            self.secret,
+            self.config.ingest,
+            source,
+            kind=resolve_kind(source, kind),
+            explicit=mapping,
+            now=now or datetime.now(UTC),
+            encoding=encoding,
+            progress=progress,
+        )
+
+    def profile(self) -> DataProfile:
+        """Counts and ranges of what the workspace holds."""
+        return profile(self.database.con)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+
+__all__ = ["SECRET_FILE", "Workspace"]
