@@ -12,7 +12,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 import numpy as np
 import orjson
@@ -21,7 +21,7 @@ import pandas as pd
 from audience.errors import SourceFileError
 from audience.ingest.batch import RawBatch, ReadChunk, Unreadable
 from audience.ingest.mapping import SYNONYMS, Kind, normalize_header
-from audience.ingest.sources import Format
+from audience.ingest.sources import Format, read_head
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
@@ -40,6 +40,7 @@ class CsvSource:
     def __init__(self, path: Path, kind: Kind, *, encoding: str = "utf-8") -> None:
         self.path = path
         self.kind = kind
+        self.encoding_name = encoding
         # utf-8-sig reads UTF-8 with or without a byte-order mark.
         self.encoding = "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
         sample = self._sample()
@@ -55,8 +56,8 @@ class CsvSource:
 
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
         width = len(self._columns)
-        with self._open() as handle:
-            reader = csv.reader(handle, self.dialect)
+        with self._open_binary() as handle:
+            reader = csv.reader(self._decoded(handle), self.dialect)
             if self.has_header:
                 self._next_record(reader)
             while True:
@@ -108,23 +109,34 @@ class CsvSource:
             kind=self.kind,
         )
 
+    def _decoded(self, handle: IO[bytes]) -> Iterator[str]:
+        """Lines decoded one at a time, so a decoding error names its exact line."""
+        for number, line in enumerate(handle, start=1):
+            try:
+                yield line.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                raise SourceFileError(
+                    f"cannot ingest {self.path}: line {number} is not valid {self.encoding_name} "
+                    f"text ({exc.reason} at column {exc.start + 1}). If the file was saved by "
+                    f"Excel, retry with --encoding cp1252 (or latin-1). Nothing was stored."
+                ) from None
+
     def _next_record(self, reader: _Reader) -> list[str] | None:
         try:
             record: list[str] = next(reader)
             return record
         except StopIteration:
             return None
-        except UnicodeDecodeError as exc:
-            raise SourceFileError(
-                f"cannot ingest {self.path}: line {reader.line_num + 1} is not valid "
-                f"{self.encoding} text ({exc.reason} at byte {exc.start}). If the file was "
-                f"saved by Excel, retry with --encoding cp1252 (or latin-1). Nothing was stored."
-            ) from None
         except csv.Error as exc:
             raise SourceFileError(
                 f"cannot ingest {self.path}: line {reader.line_num} cannot be read as CSV "
                 f"({exc}). Nothing was stored."
             ) from None
+
+    def _open_binary(self) -> IO[bytes]:
+        if _is_gzip(self.path):
+            return cast(IO[bytes], gzip.open(self.path, "rb"))
+        return self.path.open("rb")
 
     def _open(self) -> TextIO:
         if _is_gzip(self.path):
@@ -132,22 +144,22 @@ class CsvSource:
         return self.path.open("r", encoding=self.encoding, newline="")
 
     def _sample(self) -> str:
+        if b"\x00" in read_head(self.path, _SNIFF_BYTES):
+            raise SourceFileError(
+                f"cannot ingest {self.path}: it contains NUL bytes, so it is a binary file, not "
+                f"CSV. Expected a delimited text file, Parquet or JSON Lines. Nothing was stored."
+            )
         try:
             with self._open() as handle:
                 sample = handle.read(_SNIFF_BYTES)
         except UnicodeDecodeError as exc:
             raise SourceFileError(
-                f"cannot ingest {self.path}: it is not {self.encoding} text ({exc.reason} at "
+                f"cannot ingest {self.path}: it is not {self.encoding_name} text ({exc.reason} at "
                 f"byte {exc.start}). If it is a spreadsheet export, save it as CSV UTF-8 or "
                 f"retry with --encoding cp1252. Nothing was stored."
             ) from None
         except (OSError, EOFError) as exc:
             raise SourceFileError(f"cannot read {self.path}: {exc}. Nothing was stored.") from None
-        if "\x00" in sample:
-            raise SourceFileError(
-                f"cannot ingest {self.path}: it contains NUL bytes, so it is a binary file, not "
-                f"CSV. Expected a delimited text file, Parquet or JSON Lines. Nothing was stored."
-            )
         if not sample.strip():
             raise SourceFileError(f"cannot ingest {self.path}: the file is empty.")
         # Cut at the last complete line so the sniffer never sees half a record.

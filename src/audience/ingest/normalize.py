@@ -38,7 +38,8 @@ def to_fields(frame: pd.DataFrame, mapping: ColumnMapping, secret: bytes) -> pd.
     for name in SYNONYMS[mapping.kind]:
         if name not in fields:
             fields[name] = pd.Series(pd.NA, index=fields.index, dtype="object")
-        elif name in TEXT_FIELDS:
+        elif name in TEXT_FIELDS or _is_textual(fields[name]):
+            # Blank text is a missing value in every field, not a value that fails to parse.
             fields[name] = as_text(fields[name])
     if "country" in fields:
         # ISO 3166 alpha-2 codes are upper case; names ("Germany") are left as written.
@@ -59,19 +60,24 @@ def as_text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _is_textual(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+
+
 def _identities(fields: pd.DataFrame, kind: str, secret: bytes) -> pd.DataFrame:
     # A user id that is an email address is an email, and must not be stored in clear.
     looks_like_email = fields["contact_id"].str.contains("@", regex=False, na=False)
-    fields["email"] = fields["email"].where(
-        fields["email"].notna() | ~looks_like_email, fields["contact_id"]
-    )
+    if looks_like_email.any():
+        fields["email"] = fields["email"].where(
+            fields["email"].notna() | ~looks_like_email, fields["contact_id"]
+        )
     fields["email"] = normalize_emails(fields["email"])
-    email_hash = keyed_hashes(fields["email"], secret)
-    derived = contact_key(email_hash)
-    use_derived = fields["contact_id"].isna() | looks_like_email
-    fields["contact_id"] = fields["contact_id"].where(
-        ~use_derived, derived.where(email_hash.notna())
-    )
+    has_email = fields["email"].notna()
+    email_hash = pd.Series(pd.NA, index=fields.index, dtype="str")
+    if has_email.any():
+        email_hash[has_email] = keyed_hashes(fields["email"][has_email], secret)
+        use_derived = has_email & (fields["contact_id"].isna() | looks_like_email)
+        fields.loc[use_derived, "contact_id"] = contact_key(email_hash[use_derived])
     if kind == "contacts":
         fields["email_hash"] = email_hash
     return fields

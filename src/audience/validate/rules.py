@@ -163,7 +163,7 @@ def _check_email(fields: pd.DataFrame, found: Findings, rules: Rules, *, require
 def _check_contact(fields: pd.DataFrame, found: Findings, rules: Rules) -> None:
     _check_email(fields, found, rules, required=False)
     nobody = (fields["contact_id"].isna() & fields["anonymous_id"].isna()).to_numpy(dtype=bool)
-    nobody &= fields["email"].isna().to_numpy(dtype=bool)
+    nobody = nobody & fields["email"].isna().to_numpy(dtype=bool)
     found.add(
         nobody,
         "missing_contact",
@@ -228,7 +228,7 @@ def _check_amount(raw: pd.Series, column: str, found: Findings) -> pd.Series:
 def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.Series:
     raw = fields["quantity"]
     numbers, bad = parse_numbers(raw)
-    fractional = (numbers != numbers.round()).fillna(False).to_numpy(dtype=bool)
+    fractional = (numbers.notna() & (numbers != numbers.round())).to_numpy(dtype=bool)
     found.add(
         bad | fractional,
         "invalid_number",

@@ -1,0 +1,46 @@
+"""Shared fixtures: a real workspace (DuckDB file and secret) in a temporary folder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from audience import Workspace
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    ws = Workspace.init(tmp_path / "ws")
+    yield ws
+    ws.close()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def table_contents(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
+    """Every workspace table's rows, sorted: equal content whatever the file's bytes."""
+    con = ws.database.con
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall()
+    ]
+    return {
+        name: sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr) for name in names
+    }
+
+
+def flat(text: str) -> str:
+    """Console output without box drawing and line wrapping, for phrase assertions."""
+    return " ".join(re.sub(r"[│╭╮╰╯─┃━┏┓┗┛]", " ", text).split())
