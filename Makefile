@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test check install install-dev clean bench
+.PHONY: demo test check install install-dev system-deps clean bench
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -18,6 +18,15 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
+# Debian packages the tests need: a PostgreSQL server (started by the test fixtures) and
+# Java 17 for Spark in local mode. Installed only where missing; needs root (or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql openjdk-17-jre-headless; \
+	fi
+
 install: $(VENV)/.installed
 
 install-dev: $(STAMP)
@@ -28,7 +37,7 @@ demo: install
 	$(VENV)/bin/audience demo demo-workspace
 
 ## make test: install the dev extras and everything the tests need, run the whole suite
-test: install-dev
+test: install-dev system-deps
 	$(VENV)/bin/pytest
 
 ## make check: lint, format check and type check

@@ -49,11 +49,41 @@ class IngestConfig(_Section):
     future". A day covers clocks and time zones that disagree; anything later is a bug."""
 
 
+class FeaturesConfig(_Section):
+    """How per-contact features are defined (see :mod:`audience.features`)."""
+
+    btyd_period: Literal["day", "week"] = "day"
+    """The period of the BTYD summary (frequency, recency, T): repeat purchases within one
+    period count once, as in lifetimes' ``summary_data_from_transaction_data(freq=...)``."""
+
+    abandon_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    """A cart (the cart adds and checkouts of one UTC day) is abandoned when no order
+    follows within this many hours of its last event."""
+
+    new_days: Annotated[int, Field(ge=0)] = 30
+    """Engagement tier ``new``: signed up fewer than this many days before ``as_of``."""
+
+    high_days: Annotated[int, Field(ge=1)] = 30
+    """Tier ``high``: clicked within this many days, or opened within them with a human
+    open rate of at least ``high_open_rate``."""
+
+    high_open_rate: Annotated[float, Field(ge=0, le=1)] = 0.3
+    """The human open rate that, with a recent open, makes a contact highly engaged."""
+
+    medium_days: Annotated[int, Field(ge=1)] = 90
+    """Tier ``medium``: a human open or click within this many days."""
+
+    dormant_days: Annotated[int, Field(ge=1)] = 180
+    """Tier ``dormant``: no human open or click within this many days (or ever); between
+    ``medium_days`` and this, the tier is ``low``."""
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -72,6 +102,20 @@ memory_limit = "1GB"
 chunk_rows = 200000
 # How many hours past the ingest time a timestamp may lie before it counts as "in the future".
 future_tolerance_hours = 24.0
+
+[features]
+# Period of the BTYD summary (frequency, recency, T): "day" or "week".
+btyd_period = "day"
+# A cart with no order within this many hours of its last event is abandoned.
+abandon_hours = 24.0
+# Engagement tiers: new (signed up < new_days ago), high (clicked within high_days, or opened
+# within them with a human open rate >= high_open_rate), medium (opened or clicked within
+# medium_days), low (within dormant_days), dormant (not within dormant_days, or never).
+new_days = 30
+high_days = 30
+high_open_rate = 0.3
+medium_days = 90
+dormant_days = 180
 """
 
 

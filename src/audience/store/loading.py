@@ -25,6 +25,7 @@ import orjson
 import pandas as pd
 
 from audience.store.database import Database
+from audience.store.results import first_row
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
 from audience.validate.report import IngestReport
 
@@ -229,12 +230,14 @@ def _insert_new(
     con: duckdb.DuckDBPyConnection, table: str, keyed: str, fields: list[str], ingest_id: str
 ) -> int:
     names = ", ".join(f'"{c}"' for c in fields)
-    row = con.execute(
-        f"INSERT INTO {table} ({names}, ingest_id) SELECT {names}, ? FROM {keyed} k "
-        "WHERE k.line NOT IN (SELECT line FROM _repeats) "
-        "AND k.line NOT IN (SELECT line FROM _stored)",
-        [ingest_id],
-    ).fetchone()
+    row = first_row(
+        con.execute(
+            f"INSERT INTO {table} ({names}, ingest_id) SELECT {names}, ? FROM {keyed} k "
+            "WHERE k.line NOT IN (SELECT line FROM _repeats) "
+            "AND k.line NOT IN (SELECT line FROM _stored)",
+            [ingest_id],
+        )
+    )
     return int(row[0]) if row else 0
 
 
@@ -255,10 +258,12 @@ def _stage_conflicts(
             f"different content' AS detail, {raw} AS raw "
             f"FROM {keyed} k JOIN _stored s ON s.line = k.line WHERE NOT s.same"
         )
-    row = con.execute(
-        "INSERT INTO _stage_rejects (line, kind, reason, detail, raw) "
-        f"SELECT line, '{kind}', 'duplicate_id_conflict', detail, raw FROM ({conflicts})"
-    ).fetchone()
+    row = first_row(
+        con.execute(
+            "INSERT INTO _stage_rejects (line, kind, reason, detail, raw) "
+            f"SELECT line, '{kind}', 'duplicate_id_conflict', detail, raw FROM ({conflicts})"
+        )
+    )
     return int(row[0]) if row else 0
 
 
@@ -274,7 +279,7 @@ def _content_hash(alias: str, columns: list[str]) -> str:
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = first_row(con.execute(sql))
     return int(row[0]) if row else 0
 
 

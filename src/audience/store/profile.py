@@ -7,6 +7,8 @@ from datetime import datetime
 
 import duckdb
 
+from audience.store.results import first_row
+
 
 @dataclass(frozen=True)
 class DataProfile:
@@ -26,9 +28,9 @@ class DataProfile:
 
 def profile(con: duckdb.DuckDBPyConnection) -> DataProfile:
     """Profile the workspace tables in a handful of aggregate queries."""
-    first, last = con.execute(
-        'SELECT min("timestamp"), max("timestamp") FROM events'
-    ).fetchone() or (
+    first, last = first_row(
+        con.execute('SELECT min("timestamp"), max("timestamp") FROM events')
+    ) or (
         None,
         None,
     )
@@ -57,7 +59,7 @@ def profile(con: duckdb.DuckDBPyConnection) -> DataProfile:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = first_row(con.execute(sql))
     return int(row[0]) if row else 0
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import duckdb
 
 from audience.errors import SchemaVersionError
+from audience.store.results import first_row
 
 SCHEMA_VERSION = 1
 
@@ -122,12 +123,14 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the database, 0 for an empty one."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audience_meta'"
-    ).fetchone()
+    exists = first_row(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audience_meta'"
+        )
+    )
     if not exists or exists[0] == 0:
         return 0
-    row = con.execute("SELECT value FROM audience_meta WHERE key = 'schema_version'").fetchone()
+    row = first_row(con.execute("SELECT value FROM audience_meta WHERE key = 'schema_version'"))
     return int(row[0]) if row else 0
 
 

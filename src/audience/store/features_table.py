@@ -1,0 +1,58 @@
+"""The ``features`` table: one row per contact and ``as_of``, replaced whole for an ``as_of``.
+
+Its columns follow the feature definitions, not a migration: features are derived data,
+so when the definitions change the table is rebuilt rather than migrated.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from audience.errors import ConfigError
+from audience.store.database import Database
+from audience.store.results import first_row
+
+log = logging.getLogger(__name__)
+TABLE = "features"
+
+
+def save_features(db: Database, select_sql: str, as_of: datetime) -> int:
+    """Store the rows of ``select_sql`` as the features at ``as_of``, atomically; return rows."""
+    with db.transaction() as con:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_features AS {select_sql}")
+        if _columns(con, TABLE) not in ([], _columns(con, "_new_features")):
+            log.warning("feature definitions changed: rebuilding the features table")
+            con.execute(f"DROP TABLE {TABLE}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT * FROM _new_features LIMIT 0")
+        con.execute(f"DELETE FROM {TABLE} WHERE as_of = ?", [as_of])
+        row = first_row(con.execute(f"INSERT INTO {TABLE} SELECT * FROM _new_features"))
+        con.execute("DROP TABLE _new_features")
+    return int(row[0]) if row else 0
+
+
+def export_features(db: Database, as_of: datetime, path: Path) -> Path:
+    """Write the features at ``as_of`` to Parquet or CSV, chosen by the file's extension."""
+    formats = {".parquet": "(FORMAT parquet)", ".csv": "(FORMAT csv, HEADER)"}
+    option = formats.get(path.suffix.lower())
+    if option is None:
+        raise ConfigError(f"--out {path}: the file must end in .parquet or .csv.")
+    target = str(path).replace("'", "''")
+    db.con.execute(
+        f"COPY (SELECT * FROM {TABLE} WHERE as_of = $as_of ORDER BY contact_id) "
+        f"TO '{target}' {option}",
+        {"as_of": as_of},
+    )
+    return path
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [(str(name), str(kind)) for name, kind in rows]

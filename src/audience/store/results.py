@@ -1,0 +1,17 @@
+"""Reading DuckDB results safely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a result, read to the end.
+
+    DuckDB 2 refuses other work on a connection (``register`` among it) while a result is
+    only partly fetched, which ``fetchone`` leaves it.
+    """
+    rows = result.fetchall()
+    return tuple(rows[0]) if rows else None
