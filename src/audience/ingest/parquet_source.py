@@ -29,7 +29,9 @@ class ParquetSource:
         self.path = path
         self.kind = kind
         try:
-            self._file = pq.ParquetFile(path)
+            # Without pre_buffer=False, pyarrow keeps the buffered column chunks of every
+            # row group read so far: memory grows with the file instead of staying bounded.
+            self._file = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowException, OSError) as exc:
             raise SourceFileError(
                 f"cannot ingest {path}: it is not a readable Parquet file ({exc}). "

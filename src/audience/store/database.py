@@ -44,6 +44,16 @@ class Database:
             migrate(self.con, str(path))
 
     @contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        """Run a block under another DuckDB memory limit, restoring the previous one."""
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        self.con.execute(f"SET memory_limit = '{_quote(limit)}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{_quote(str(row[0][0]))}'")
+
+    @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block atomically: everything it wrote is kept, or nothing is."""
         self.con.execute("BEGIN TRANSACTION")

@@ -64,7 +64,7 @@ class Loader:
                 f'"{c}" {_loose(CONTACT_COLUMNS | EVENT_COLUMNS, c)}' for c in fields
             )
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _stage_{table} (line BIGINT, {columns})"
+                f"CREATE OR REPLACE TEMP TABLE _stage_{table} (line BIGINT, {columns}, _h UBIGINT)"
             )
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _stage_rejects "
@@ -72,16 +72,26 @@ class Loader:
         )
 
     def stage(self, table: Table, rows: pd.DataFrame) -> None:
-        """Append accepted rows (columns ``line`` + the table's fields)."""
+        """Append accepted rows (columns ``line`` + the table's fields).
+
+        Each row is keyed as it is staged, so the commit reads the staged rows once:
+        ``_h`` hashes its content, and an event without an id gets its stable one.
+        """
         if rows.empty:
             return
-        self._append(f"_stage_{table}", rows, ["line", *_FIELDS[table]])
+        fields = _FIELDS[table]
+        values = [f'"{c}"' for c in fields]
+        if table == "events":
+            # The id of an event without one is stored, so it must be stable: an md5.
+            values[0] = f"coalesce(message_id, 'h:' || {_stable_hash('_incoming', fields[1:])})"
+        select = ", ".join(["line", *values, _content_hash("_incoming", fields[1:])])
+        self._append(f"_stage_{table}", rows, ["line", *fields], select)
         self.staged[table] += len(rows)
 
     def reject(self, rows: pd.DataFrame) -> None:
         """Append rejected rows (``line, kind, reason, detail, raw``) for the quarantine."""
         if not rows.empty:
-            self._append("_stage_rejects", rows, _REJECT_COLUMNS)
+            self._append("_stage_rejects", rows, _REJECT_COLUMNS, ", ".join(_REJECT_COLUMNS))
 
     def commit(
         self, started_at: datetime, finish: Callable[[LoadResult], IngestReport]
@@ -123,12 +133,10 @@ class Loader:
         for name in ("_stage_contacts", "_stage_events", "_stage_rejects", *_WORK_TABLES):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
-    def _append(self, table: str, rows: pd.DataFrame, columns: list[str]) -> None:
-        view = rows[columns]
-        self.con.register("_incoming", view)
+    def _append(self, table: str, rows: pd.DataFrame, columns: list[str], select: str) -> None:
+        self.con.register("_incoming", rows[columns])
         try:
-            names = ", ".join(f'"{c}"' for c in columns)
-            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _incoming")
+            self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")
         finally:
             self.con.unregister("_incoming")
 
@@ -152,7 +160,7 @@ class Loader:
         )
 
 
-_WORK_TABLES = ("_keyed_events", "_keyed_contacts", "_repeats", "_stored")
+_WORK_TABLES = ("_repeat_hashes", "_repeats", "_stored")
 
 
 @dataclass(frozen=True)
@@ -165,38 +173,29 @@ class _Counts:
 
 def _load_events(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
     fields = _EVENT_FIELDS
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _keyed_events AS "
-        "SELECT * REPLACE (coalesce(message_id, 'h:' || _h) AS message_id) FROM "
-        f"(SELECT s.*, {_content_hash('s', fields[1:])} AS _h FROM _stage_events s)"
-    )
-    _find_repeats(con, "_keyed_events", "message_id")
+    _find_repeats(con, "_stage_events", "message_id")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _stored AS "
         f"SELECT k.line, k._h = {_content_hash('e', fields[1:])} AS same "
-        "FROM _keyed_events k JOIN events e ON e.message_id = k.message_id "
+        "FROM _stage_events k JOIN events e ON e.message_id = k.message_id "
         "WHERE k.line NOT IN (SELECT line FROM _repeats)"
     )
-    inserted = _insert_new(con, "events", "_keyed_events", fields, ingest_id)
-    conflicts = _stage_conflicts(con, "events", "_keyed_events", fields)
+    inserted = _insert_new(con, "events", "_stage_events", fields, ingest_id)
+    conflicts = _stage_conflicts(con, "events", "_stage_events", fields)
     return _Counts(inserted=inserted, duplicates=_duplicates(con), conflicts=conflicts)
 
 
 def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
     fields = _CONTACT_FIELDS
     attributes = fields[1:]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _keyed_contacts AS "
-        f"SELECT s.*, {_content_hash('s', attributes)} AS _h FROM _stage_contacts s"
-    )
-    _find_repeats(con, "_keyed_contacts", "contact_id")
+    _find_repeats(con, "_stage_contacts", "contact_id")
     # A newer export updates a stored contact; a value it lacks keeps the stored one.
     merged = ", ".join(f'coalesce(k."{c}", c."{c}") AS "{c}"' for c in attributes)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _stored AS "
         f"SELECT m.*, {_content_hash('m', attributes)} = m._stored_h AS same FROM "
         f"(SELECT k.line, k.contact_id, {merged}, {_content_hash('c', attributes)} AS _stored_h "
-        " FROM _keyed_contacts k JOIN contacts c ON c.contact_id = k.contact_id "
+        " FROM _stage_contacts k JOIN contacts c ON c.contact_id = k.contact_id "
         " WHERE k.line NOT IN (SELECT line FROM _repeats)) m"
     )
     assignments = ", ".join(f'"{c}" = m."{c}"' for c in attributes)
@@ -206,23 +205,34 @@ def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
         "WHERE contacts.contact_id = m.contact_id AND NOT m.same",
         [ingest_id],
     )
-    inserted = _insert_new(con, "contacts", "_keyed_contacts", fields, ingest_id)
-    conflicts = _stage_conflicts(con, "contacts", "_keyed_contacts", fields)
+    inserted = _insert_new(con, "contacts", "_stage_contacts", fields, ingest_id)
+    conflicts = _stage_conflicts(con, "contacts", "_stage_contacts", fields)
     return _Counts(
         inserted=inserted, updated=updated, duplicates=_duplicates(con), conflicts=conflicts
     )
 
 
 def _find_repeats(con: duckdb.DuckDBPyConnection, keyed: str, key: str) -> None:
-    """Rows whose id already occurred on an earlier line of the same file."""
+    """Rows whose id already occurred on an earlier line of the same file.
+
+    Ids are first grouped by their 8-byte hash, which keeps the grouping of tens of
+    millions of ids within the memory limit; strings are compared only for the few
+    candidates that share a hash.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _repeat_hashes AS "
+        f"SELECT hash({key}) AS key_hash FROM {keyed} GROUP BY 1 HAVING count(*) > 1"
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _repeats AS "
-        f"WITH firsts AS (SELECT {key}, min(line) AS first_line FROM {keyed} "
-        f"                GROUP BY {key} HAVING count(*) > 1) "
-        f"SELECT k.line, f.first_line, k._h = first._h AS same FROM {keyed} k "
-        f"JOIN firsts f ON k.{key} = f.{key} "
-        f"JOIN {keyed} first ON first.{key} = f.{key} AND first.line = f.first_line "
-        "WHERE k.line <> f.first_line"
+        f"WITH candidates AS (SELECT line, {key}, _h FROM {keyed} "
+        f"                    WHERE hash({key}) IN (SELECT key_hash FROM _repeat_hashes)), "
+        f"firsts AS (SELECT {key}, min(line) AS first_line FROM candidates "
+        f"           GROUP BY {key} HAVING count(*) > 1) "
+        f"SELECT c.line, f.first_line, c._h = first._h AS same FROM candidates c "
+        f"JOIN firsts f ON c.{key} = f.{key} "
+        f"JOIN candidates first ON first.{key} = f.{key} AND first.line = f.first_line "
+        "WHERE c.line <> f.first_line"
     )
 
 
@@ -274,6 +284,15 @@ def _duplicates(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _content_hash(alias: str, columns: list[str]) -> str:
+    """An 8-byte hash of a row's content, to compare two rows within this transaction.
+
+    DuckDB's ``hash`` may change between versions, so it is never stored.
+    """
+    return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
+
+
+def _stable_hash(alias: str, columns: list[str]) -> str:
+    """An md5 of a row's content that stays the same across runs and versions."""
     parts = ", ".join(f"coalesce(CAST({alias}.\"{c}\" AS VARCHAR), '\\N')" for c in columns)
     return f"md5(concat_ws({_SEPARATOR}, {parts}))"
 
