@@ -47,7 +47,8 @@ check: install-dev
 	$(VENV)/bin/mypy
 
 bench: install-dev
-	$(PY) bench/ingest.py
+	$(PY) bench/ingest.py --out bench/out/ingest
+	$(PY) bench/features.py --workspace bench/out/ingest/ws
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

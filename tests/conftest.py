@@ -11,6 +11,9 @@ import pytest
 
 from audience import Workspace
 
+# Real servers for the engine tests: a PostgreSQL started in a temporary folder, local Spark.
+pytest_plugins = ["tests.engine_fixtures"]
+
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 

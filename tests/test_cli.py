@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.conftest import flat, write
 from typer.testing import CliRunner
 
 from audience.cli import app
+from tests.conftest import flat, write
 
 runner = CliRunner()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, table_contents, write
 
 from audience import Workspace
 from audience.errors import ConfigError, MissingColumnsError, SourceFileError
+from tests.conftest import NOW, table_contents, write
 
 CONTACTS = """Customer ID,Email Address,First Name,Country,Signup Date,Email Consent
 C1, Ann@Example.com ,Ann,us,2024-03-05T10:22:11Z,subscribed

@@ -36,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-out = Console()
+out_console = Console()
 err = Console(stderr=True)
 
 P = ParamSpec("P")
@@ -75,10 +75,10 @@ def init(
 ) -> None:
     """Create a workspace: audience.toml, audience.duckdb and the hashing secret."""
     with Workspace.init(folder) as ws:
-        out.print(f"[green]created workspace[/] {ws.path}")
-        out.print(f"  config   {ws.path / 'audience.toml'}")
-        out.print(f"  database {ws.database_path}")
-        out.print(
+        out_console.print(f"[green]created workspace[/] {ws.path}")
+        out_console.print(f"  config   {ws.path / 'audience.toml'}")
+        out_console.print(f"  database {ws.database_path}")
+        out_console.print(
             "  secret   .audience-secret (keys the email hashes; back it up, keep it private)"
         )
 
@@ -104,7 +104,30 @@ def ingest(
     explicit = parse_explicit(mapping or [])
     with Workspace(workspace) as ws, _counting(f"reading {file.name}") as progress:
         report = ws.ingest(file, kind, mapping=explicit, encoding=encoding, progress=progress)
-    out.print(render.ingest_report(report))
+    out_console.print(render.ingest_report(report))
+
+
+@app.command()
+@friendly
+def features(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Compute as of this day (YYYY-MM-DD: its end, UTC) or ISO instant; "
+            "later events are ignored. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the features to a .parquet or .csv file.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Compute every contact's features (RFM, engagement, behaviour) and store them."""
+    with Workspace(workspace) as ws, _spinner("computing features"):
+        report = ws.features(parse_as_of(as_of), out=out)
+    out_console.print(render.feature_summary(report))
 
 
 @app.command()
@@ -112,7 +135,7 @@ def ingest(
 def profile(workspace: WorkspaceOption = Path(".")) -> None:
     """Show what the workspace holds: contacts, events by type, dates, quarantine."""
     with Workspace(workspace) as ws:
-        out.print(render.data_profile(ws.profile()))
+        out_console.print(render.data_profile(ws.profile()))
 
 
 @app.command()
@@ -135,7 +158,7 @@ def quarantine(
     table = Table("file", "line", "reason", "detail", title=f"quarantine (first {limit})")
     for source, line, why, detail in rows:
         table.add_row(Path(source).name, str(line), why, detail)
-    out.print(table)
+    out_console.print(table)
 
 
 @app.command()
@@ -170,12 +193,12 @@ def generate(
             dirty=dirty,
             progress=advance,
         )
-    out.print(
+    out_console.print(
         f"[green]wrote[/] {result.contact_rows:,} contact rows, {result.event_rows:,} event rows "
         f"({result.n_contacts:,} contacts, {result.n_events:,} clean events) to {out_dir}"
     )
     for path in (result.contacts_path, result.events_path, result.truth_path):
-        out.print(f"  {path}")
+        out_console.print(f"  {path}")
 
 
 @app.command()
@@ -195,16 +218,36 @@ def demo(
     steps = DemoSteps.start(folder, contacts=contacts, seed=seed, dirty=dirty, now=now)
     with _bar("generating audience", contacts) as advance:
         generated = steps.generate(advance)
-    out.print(
+    out_console.print(
         f"[green]generated[/] {generated.n_contacts:,} contacts and {generated.n_events:,} events"
     )
     for path in (generated.contacts_path, generated.events_path):
         with _counting(f"ingesting {path.name}") as progress:
             report = steps.ingest(path, progress)
-        out.print(render.ingest_report(report))
-    out.print(render.data_profile(steps.profile()))
+        out_console.print(render.ingest_report(report))
+    out_console.print(render.data_profile(steps.profile()))
+    with _spinner("computing features"):
+        features_report = steps.features()
+    out_console.print(render.feature_summary(features_report))
     steps.close()
-    out.print(f"workspace: {steps.workspace.path}")
+    out_console.print(f"workspace: {steps.workspace.path}")
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` means the end of that day in UTC; an ISO instant is taken as given."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, datetime.max.time(), tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 instant "
+            f"(2025-06-01T12:00:00Z)."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _as_of(day: datetime | None) -> datetime:
@@ -227,6 +270,14 @@ def _bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.advance(task, done)
+
+
+@contextmanager
+def _spinner(label: str) -> Iterator[None]:
+    columns = (SpinnerColumn(), TextColumn(label), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        progress.add_task(label, total=None)
+        yield
 
 
 @contextmanager

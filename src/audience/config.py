@@ -44,6 +44,10 @@ class IngestConfig(_Section):
     chunk_rows: Annotated[int, Field(ge=1_000, le=5_000_000)] = 200_000
     """Rows read, validated and staged at a time; bounds memory whatever the file size."""
 
+    memory_limit: str = "512MB"
+    """DuckDB's memory limit while ingesting (the chunk being validated in Python needs the
+    rest): keeps a multi-GB ingest under 2 GB of RAM. Staging beyond it spills to disk."""
+
     future_tolerance_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24.0
     """How far past the ingest time a timestamp may lie before it is refused as "in the
     future". A day covers clocks and time zones that disagree; anything later is a bug."""
@@ -78,12 +82,83 @@ class FeaturesConfig(_Section):
     ``medium_days`` and this, the tier is ``low``."""
 
 
+NumericImpute = Literal["median", "mean", "zero"]
+CategoricalImpute = Literal["constant", "most_frequent"]
+Scaler = Literal["standard", "robust", "minmax"]
+
+HEAVY_TAILED = (
+    "order_count", "revenue_total", "revenue_mean", "days_between_orders_mean",
+    "btyd_frequency", "btyd_monetary_value", "emails_delivered", "opens_human_unique",
+    "opens_machine_unique", "clicks_unique", "product_views", "cart_adds",
+    "checkouts_started", "abandoned_carts", "visits_7d", "visits_30d", "visits_90d",
+)  # fmt: skip
+"""Counts and money whose long right tail would dominate distances unless logged."""
+
+CATEGORICAL = ("engagement_tier", "top_category", "country", "rfm_group")
+MISSING_LEVEL = "missing"
+"""The level a missing categorical gets with ``categorical_impute = "constant"``."""
+
+
+class PreprocessConfig(_Section):
+    """How features are prepared for clustering (``[preprocess]`` in ``audience.toml``).
+
+    Its fields are exactly the parameters of
+    :class:`audience.features.preprocess.Preprocessor`.
+    """
+
+    numeric_impute: NumericImpute = "median"
+    """Fill for a missing number. The median resists the long tails of counts and money;
+    "zero" suits counts where missing means none."""
+
+    categorical_impute: CategoricalImpute = "constant"
+    """Fill for a missing category. "constant" gives it its own level ``missing`` (no top
+    category means no orders: information worth a column); "most_frequent" uses the
+    commonest level, and then a missing indicator is added as for numbers."""
+
+    add_missing_indicators: bool = True
+    """Add a 0/1 ``missingindicator_<column>`` for each column with missing values at fit,
+    so "never ordered" stays distinguishable from "ordered at the median time"."""
+
+    log1p: list[str] = Field(default_factory=lambda: list(HEAVY_TAILED))
+    """Numeric columns to log (sign-safe ``log1p``) before Yeo–Johnson: heavy-tailed counts
+    and money. Columns absent from the frame are ignored."""
+
+    power_transform: bool = True
+    """Apply Yeo–Johnson to every numeric column, making each roughly symmetric so that
+    k-means and Gaussian mixtures see comparable spreads. New rows are first clipped to
+    each column's range at fit, where the fitted transform is known to stay finite."""
+
+    scaler: Scaler = "standard"
+    """Scaling of numeric columns after the transforms: "standard" (mean 0, variance 1),
+    "robust" (median 0, IQR 1; outliers move it less), "minmax" (0 to 1)."""
+
+    one_hot_max_categories: Annotated[int, Field(ge=2)] = 12
+    """Most one-hot columns per categorical. Beyond it the rarest levels are grouped into
+    one ``<column>_infrequent_sklearn`` column (kept, not dropped: country stays usable)."""
+
+    drop_constant: bool = True
+    """Drop columns with a single value at fit; they carry nothing and only cost time."""
+
+    correlation_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """Drop one of each pair of columns with ``|r|`` above this, keeping the first in output
+    order (numeric columns in frame order, then indicators, then one-hot). ``1.0`` keeps
+    every pair."""
+
+    exclude: list[str] = Field(default_factory=list)
+    """Columns never used, whatever their type (identifiers, leaked labels)."""
+
+    categorical: list[str] = Field(default_factory=lambda: list(CATEGORICAL))
+    """Columns one-hot encoded; absent ones are ignored. A column listed here is treated as
+    categorical even if numeric; every other non-numeric column is dropped with a reason."""
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
+    preprocess: PreprocessConfig = PreprocessConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -100,6 +175,8 @@ memory_limit = "1GB"
 [ingest]
 # Rows read, validated and staged at a time: bounds memory whatever the file size.
 chunk_rows = 200000
+# DuckDB's memory limit while ingesting; staging beyond it spills to disk.
+memory_limit = "512MB"
 # How many hours past the ingest time a timestamp may lie before it counts as "in the future".
 future_tolerance_hours = 24.0
 
@@ -116,6 +193,21 @@ high_days = 30
 high_open_rate = 0.3
 medium_days = 90
 dormant_days = 180
+
+[preprocess]
+# How features are prepared for clustering: impute (median; missing categories get their own
+# level) with missing indicators, log1p on heavy-tailed counts and money, Yeo-Johnson, scale
+# ("standard", "robust" or "minmax"), one-hot (rarest levels grouped beyond the maximum), and
+# drop constant columns and one of each pair with |r| above the threshold.
+numeric_impute = "median"
+categorical_impute = "constant"
+add_missing_indicators = true
+power_transform = true
+scaler = "standard"
+one_hot_max_categories = 12
+drop_constant = true
+correlation_threshold = 0.95
+exclude = []
 """
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -9,6 +11,9 @@ from rich.text import Text
 
 from audience.store.profile import DataProfile
 from audience.validate import REASONS, IngestReport
+
+if TYPE_CHECKING:
+    from audience.features.summary import FeatureReport
 
 
 def ingest_report(report: IngestReport) -> Panel:
@@ -66,6 +71,38 @@ def data_profile(profile: DataProfile) -> Panel:
     return Panel(
         Group(summary, Text(""), events), title="data profile", title_align="left", expand=False
     )
+
+
+def feature_summary(report: FeatureReport) -> Table:
+    """Each feature: missing share, mean, median and 99th percentile (or its top value)."""
+    title = (
+        f"features of {report.contacts:,} contacts as of {report.as_of:%Y-%m-%d %H:%M} UTC "
+        f"({report.seconds:.1f} s)"
+    )
+    table = Table(title=title, title_justify="left")
+    for name in ("feature", "missing", "mean", "p50", "p99"):
+        table.add_column(name, justify="left" if name == "feature" else "right")
+    for stat in report.stats:
+        if stat.distinct is not None:
+            summary = f"{stat.distinct} values, most often {stat.top}"
+            table.add_row(stat.feature, f"{stat.missing:.1%}", summary, "", "")
+        else:
+            table.add_row(
+                stat.feature,
+                f"{stat.missing:.1%}",
+                _figure(stat.mean),
+                _figure(stat.p50),
+                _figure(stat.p99),
+            )
+    if report.out is not None:
+        table.caption = f"written to {report.out}"
+    return table
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
 
 
 def error(console: Console, message: str) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from audience.errors import WorkspaceError
+from audience.features.summary import FeatureReport
 from audience.store.profile import DataProfile
 from audience.synth import GenerateResult, generate
 from audience.validate import IngestReport
@@ -59,6 +60,9 @@ class DemoSteps:
 
     def profile(self) -> DataProfile:
         return self.workspace.profile()
+
+    def features(self) -> FeatureReport:
+        return self.workspace.features(self.now)
 
     def close(self) -> None:
         self.workspace.close()

@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from audience.config import IngestConfig
+from audience.config import FeaturesConfig, IngestConfig
 from audience.errors import ConfigError
 from audience.ingest import (
     ColumnMapping,
@@ -40,6 +41,9 @@ from audience.validate import (
     check_events,
     check_orders,
 )
+
+if TYPE_CHECKING:
+    from audience.features.summary import FeatureReport
 
 Progress = Callable[[int], None]
 
@@ -97,21 +101,23 @@ def ingest_file(
         header = resolve_columns(source.columns, kind, explicit, source=str(path))
     loader = Loader(db, uuid.uuid4().hex[:16], str(path))
     tally = _Tally()
-    try:
-        for chunk in source.chunks(config.chunk_rows):
-            _ingest_chunk(chunk, loader, tally, header, explicit, secret, config, now)
-            if progress is not None:
-                progress(tally.rows_read)
+    # DuckDB's share of memory is smaller while Python validates chunks beside it.
+    with db.memory_limit(config.memory_limit):
+        try:
+            for chunk in source.chunks(config.chunk_rows):
+                _ingest_chunk(chunk, loader, tally, header, explicit, secret, config, now)
+                if progress is not None:
+                    progress(tally.rows_read)
 
-        def finish(result: LoadResult) -> IngestReport:
-            return _report(
-                loader.ingest_id, source, kind, tally, result, time.perf_counter() - started
-            )
+            def finish(result: LoadResult) -> IngestReport:
+                return _report(
+                    loader.ingest_id, source, kind, tally, result, time.perf_counter() - started
+                )
 
-        return loader.commit(now, finish)
-    except BaseException:
-        loader.discard()
-        raise
+            return loader.commit(now, finish)
+        except BaseException:
+            loader.discard()
+            raise
 
 
 def _ingest_chunk(
@@ -177,3 +183,31 @@ def _report(
         ignored_columns=tuple(tally.ignored),
         seconds=round(seconds, 3),
     )
+
+
+def compute_features(
+    db: Database, config: FeaturesConfig, as_of: datetime, out: Path | None = None
+) -> FeatureReport:
+    """Compute every contact's features at ``as_of`` in the engine, store them, summarise them.
+
+    The features at an earlier ``as_of`` stay as they were; those at this ``as_of`` are
+    replaced whole.
+    """
+    # Imported here: Ibis takes a second to import, which ingest-only commands need not pay.
+    import ibis
+
+    from audience.features.calendar import as_of_literal
+    from audience.features.summary import FeatureReport, summarize
+    from audience.features.table import FEATURE_COLUMNS, feature_table
+    from audience.store.engines import duckdb_backend
+    from audience.store.features_table import export_features, save_features
+
+    started = time.perf_counter()
+    backend = duckdb_backend(db.con)
+    expression = feature_table(backend.table("contacts"), backend.table("events"), as_of, config)
+    rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
+    stored = backend.table("features")
+    stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
+    if out is not None:
+        export_features(db, as_of, out)
+    return FeatureReport(as_of, rows, stats, time.perf_counter() - started, out)

@@ -17,15 +17,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
-from audience.errors import WorkspaceError
+from audience.errors import ConfigError, WorkspaceError
 from audience.ingest import Kind
-from audience.pipeline import Progress, ingest_file, resolve_kind
+from audience.pipeline import Progress, compute_features, ingest_file, resolve_kind
 from audience.store import Database, create_secret, read_secret
 from audience.store.profile import DataProfile, profile
 from audience.store.secret import SECRET_FILE
 from audience.validate import IngestReport
+
+if TYPE_CHECKING:
+    from audience.features.summary import FeatureReport
 
 
 class Workspace:
@@ -114,6 +118,22 @@ class Workspace:
             encoding=encoding,
             progress=progress,
         )
+
+    def features(
+        self, as_of: datetime | None = None, *, out: str | os.PathLike[str] | None = None
+    ) -> FeatureReport:
+        """Compute, store (table ``features``) and summarise every contact's features.
+
+        ``as_of`` defaults to now; events after it are ignored. ``out`` also writes them to
+        a ``.parquet`` or ``.csv`` file.
+        """
+        moment = as_of or datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ConfigError(
+                f"as_of {moment.isoformat()} has no time zone; pass an aware datetime."
+            )
+        target = Path(out).expanduser() if out is not None else None
+        return compute_features(self.database, self.config.features, moment, target)
 
     def profile(self) -> DataProfile:
         """Counts and ranges of what the workspace holds."""

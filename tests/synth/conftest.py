@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from tests.synth.audiences import AS_OF, Audience, load
 
 from audience.synth import generate
+from tests.synth.audiences import AS_OF, Audience, load
 
 
 def _generate(

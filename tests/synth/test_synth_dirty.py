@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.synth.audiences import AS_OF, ISO_MS, ISO_S, Audience
 
 from audience.synth import generate
+from tests.synth.audiences import AS_OF, ISO_MS, ISO_S, Audience
 
 VALID_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from tests.synth.audiences import AS_OF, ISO_MS, Audience
 
 EVENT_PROPERTIES = {

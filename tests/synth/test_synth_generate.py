@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.synth.audiences import AS_OF, ISO_S, Audience
 
 from audience.errors import GenerateError
 from audience.synth import PERSONAS, generate
 from audience.synth.generator import CHUNK_CONTACTS
+from tests.synth.audiences import AS_OF, ISO_S, Audience
 
 CONTACT_HEADER = "Customer ID,Email Address,First Name,Country,Signup Date,Email Consent"
 STORE_COUNTRIES = {"US", "GB", "DE", "FR", "CA", "AU", "NL", "ES", "IT", "SE", "IE", "AT", "CH"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pandas as pd
+
 from tests.synth.audiences import Audience
 
 TOP_LEVEL_KEYS = ["type", "messageId", "userId", "event", "timestamp", "properties"]

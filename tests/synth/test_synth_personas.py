@@ -6,10 +6,10 @@ import dataclasses
 
 import pandas as pd
 import pytest
-from tests.synth.audiences import AS_OF, Audience
 
 import audience.synth
 from audience.synth import PERSONAS, Persona
+from tests.synth.audiences import AS_OF, Audience
 
 
 def test_public_api_is_exactly_the_documented_names() -> None:

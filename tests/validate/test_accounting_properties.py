@@ -8,9 +8,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import NOW, table_contents
 
 from audience import Workspace
+from tests.conftest import NOW, table_contents
 
 emails = st.sampled_from(["a@x.co", "B@x.co ", "c@x.co", "bad@", "", "d@y.org", "e@y.org"])
 dates = st.sampled_from(["2024-01-01", "2024-02-30", "2031-01-01", "", "2024-05-05T10:00:00Z"])

@@ -1,0 +1,81 @@
+"""Email engagement, per DOMAIN.md: machine opens apart, unique counts per campaign.
+
+- ``emails_delivered``: ``Email Delivered`` events.
+- ``opens_human_unique`` / ``opens_machine_unique``: campaigns opened by a person / by a
+  privacy proxy (``is_machine_open``; a missing flag counts as human).
+- ``clicks_unique``: campaigns clicked.
+- ``open_rate_human`` = human-opened campaigns / delivered; ``open_rate_all`` counts
+  machine opens too; ``ctr`` = clicked / delivered; ``ctor`` = clicked / campaigns opened
+  or clicked (a click implies an open whose pixel may have been blocked). Rates are
+  missing without a denominator and capped at 1 (opens of campaigns whose delivery
+  predates the data would otherwise push them past it).
+- ``days_since_last_open`` (human) and ``days_since_last_click``: whole UTC days.
+- ``is_bounced``: a hard bounce, or consent ``cleaned``; ``is_unsubscribed``: an
+  ``Unsubscribed`` event or consent ``unsubscribed``; ``is_complained``: a spam report.
+  Consent is the latest export's, not as of ``as_of``: it is the only state there is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from audience.features.calendar import days_between
+from audience.features.scope import as_flag, as_of_date
+
+DELIVERED = "Email Delivered"
+OPENED = "Email Opened"
+CLICKED = "Email Link Clicked"
+BOUNCED = "Email Bounced"
+UNSUBSCRIBED = "Unsubscribed"
+COMPLAINED = "Email Marked as Spam"
+
+
+def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
+    """One row per contact with any email event."""
+    e = events
+    opened = e.event == OPENED
+    machine = opened & e.is_machine_open.fill_null(False)
+    human = opened & ~e.is_machine_open.fill_null(False)
+    clicked = e.event == CLICKED
+    per_contact = e.group_by("contact_id").aggregate(
+        emails_delivered=(e.event == DELIVERED).sum().cast("int64"),
+        opens_human_unique=e.campaign_id.nunique(where=human).cast("int64"),
+        opens_machine_unique=e.campaign_id.nunique(where=machine).cast("int64"),
+        opens_any_unique=e.campaign_id.nunique(where=opened).cast("int64"),
+        clicks_unique=e.campaign_id.nunique(where=clicked).cast("int64"),
+        engaged_unique=e.campaign_id.nunique(where=opened | clicked).cast("int64"),
+        last_open_day=e.day.max(where=human),
+        last_click_day=e.day.max(where=clicked),
+        hard_bounces=(
+            (e.event == BOUNCED) & (e.bounce_type.lower().fill_null("hard") == "hard")
+        ).sum(),
+        unsubscribes=(e.event == UNSUBSCRIBED).sum(),
+        complaints=(e.event == COMPLAINED).sum(),
+    )
+    p = per_contact
+    today = as_of_date(as_of)
+    return p.select(
+        "contact_id",
+        "emails_delivered",
+        "opens_human_unique",
+        "opens_machine_unique",
+        "clicks_unique",
+        open_rate_human=_rate(p.opens_human_unique, p.emails_delivered),
+        open_rate_all=_rate(p.opens_any_unique, p.emails_delivered),
+        ctr=_rate(p.clicks_unique, p.emails_delivered),
+        ctor=_rate(p.clicks_unique, p.engaged_unique),
+        days_since_last_open=days_between(today, p.last_open_day),
+        days_since_last_click=days_between(today, p.last_click_day),
+        bounced_event=p.hard_bounces > 0,
+        unsubscribed_event=p.unsubscribes > 0,
+        is_complained=as_flag(p.complaints > 0),
+    )
+
+
+def _rate(numerator: ir.IntegerValue, denominator: ir.IntegerValue) -> ir.FloatingValue:
+    ratio = numerator.cast("float64") / denominator.cast("float64")
+    capped = ibis.ifelse(ratio > 1.0, 1.0, ratio)
+    return ibis.ifelse(denominator > 0, capped, ibis.null()).cast("float64")
