@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,21 +186,29 @@ def _report(
 
 
 def compute_features(
-    db: Database, config: FeaturesConfig, as_of: datetime, out: Path | None = None
+    db: Database,
+    config: FeaturesConfig,
+    as_of: datetime,
+    out: Path | None = None,
+    *,
+    created_at: datetime,
 ) -> FeatureReport:
     """Compute every contact's features at ``as_of`` in the engine, store them, summarise them.
 
     The features at an earlier ``as_of`` stay as they were; those at this ``as_of`` are
-    replaced whole.
+    replaced whole, and so is the RFM baseline segmentation stored with them (run
+    ``rfm-<as_of>``: one segment per named RFM group).
     """
     # Imported here: Ibis takes a second to import, which ingest-only commands need not pay.
     import ibis
 
     from audience.features.calendar import as_of_literal
+    from audience.features.scores import rfm_group_rules
     from audience.features.summary import FeatureReport, summarize
     from audience.features.table import FEATURE_COLUMNS, feature_table
     from audience.store.engines import duckdb_backend
     from audience.store.features_table import export_features, save_features
+    from audience.store.runs import save_feature_rule_run
 
     started = time.perf_counter()
     backend = duckdb_backend(db.con)
@@ -208,6 +216,16 @@ def compute_features(
     rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
     stored = backend.table("features")
     stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
+    save_feature_rule_run(
+        db,
+        run_id=f"rfm-{as_of.astimezone(UTC):%Y%m%dT%H%M%S}",
+        prefix="rfm",
+        column="rfm_group",
+        as_of=as_of,
+        created_at=created_at,
+        rules=rfm_group_rules(),
+        config={"method": "rfm_rules", "features": config.model_dump()},
+    )
     if out is not None:
         export_features(db, as_of, out)
     return FeatureReport(as_of, rows, stats, time.perf_counter() - started, out)

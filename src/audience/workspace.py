@@ -133,7 +133,9 @@ class Workspace:
                 f"as_of {moment.isoformat()} has no time zone; pass an aware datetime."
             )
         target = Path(out).expanduser() if out is not None else None
-        return compute_features(self.database, self.config.features, moment, target)
+        return compute_features(
+            self.database, self.config.features, moment, target, created_at=datetime.now(UTC)
+        )
 
     def profile(self) -> DataProfile:
         """Counts and ranges of what the workspace holds."""

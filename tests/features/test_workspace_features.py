@@ -99,3 +99,29 @@ def test_the_cli_explains_a_bad_as_of(filled: Workspace) -> None:
     )
     assert result.exit_code == 1
     assert "is not a date (YYYY-MM-DD)" in flat(result.output)
+
+
+def test_the_rfm_groups_are_stored_as_a_baseline_segmentation(filled: Workspace) -> None:
+    filled.features(AS_OF)
+    filled.features(AS_OF)  # recomputing replaces the run, it does not add one
+    con = filled.database.con
+    runs = con.execute("SELECT run_id, status, config->>'method' FROM runs").fetchall()
+    assert runs == [("rfm-20250630T120000", "complete", "rfm_rules")]
+    segments = con.execute(
+        "SELECT segment_id, name, size FROM segments ORDER BY segment_id"
+    ).fetchall()
+    assert segments == [
+        ("rfm/at-risk", "At Risk", 1),
+        ("rfm/champions", "Champions", 1),
+        ("rfm/promising", "Promising", 1),
+        ("rfm/prospects", "Prospects", 2),
+    ]
+    members = con.execute(
+        "SELECT contact_id, segment_id FROM memberships ORDER BY contact_id"
+    ).fetchall()
+    assert members[0] == ("A", "rfm/champions")
+    assert len(members) == 5
+    rule = con.execute(
+        "SELECT definition->>'rule' FROM segments WHERE segment_id = 'rfm/champions'"
+    ).fetchone()
+    assert rule == ("R 4–5 and FM 4–5 (first matching rule)",)

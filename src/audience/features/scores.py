@@ -55,3 +55,13 @@ def _quintile(order: ir.Value) -> ir.IntegerValue:
     share = ibis.percent_rank().over(order_by=order)
     score = (share * 5).floor().cast("int64") + 1
     return ibis.least(score, 5).cast("int64")
+
+
+def rfm_group_rules() -> dict[str, str]:
+    """Each named group with its rule in words, for the stored baseline segmentation."""
+    rules = {
+        name: f"R {r_lo}–{r_hi} and FM {fm_lo}–{fm_hi} (first matching rule)"
+        for name, r_lo, r_hi, fm_lo, fm_hi in RFM_GROUPS
+    }
+    rules[PROSPECTS] = "no order before as_of"
+    return rules
