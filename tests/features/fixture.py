@@ -8,6 +8,7 @@ recency A 1, D 20, C 181 → R (descending percent rank) C 1, D 3, A 5; orders D
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -198,3 +199,19 @@ _ROWS = {
 
 EXPECTED = pd.DataFrame.from_dict(_ROWS, orient="index", columns=_COLUMNS)
 EXPECTED.index.name = "contact_id"
+
+
+def ingested_audience(folder: Path, *, contacts: int, seed: int) -> dict[str, pd.DataFrame]:
+    """A generated audience, ingested into a real workspace, as the tables it stored."""
+    from audience import Workspace
+    from audience.synth import generate
+
+    generated = generate(folder / "data", contacts=contacts, seed=seed, as_of=AS_OF)
+    with Workspace.init(folder / "ws") as ws:
+        ws.ingest(generated.contacts_path, now=AS_OF)
+        ws.ingest(generated.events_path, now=AS_OF)
+        con = ws.database.con
+        return {
+            "contacts": con.execute("SELECT * FROM contacts").df(),
+            "events": con.execute("SELECT * FROM events").df(),
+        }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -16,7 +15,13 @@ from hypothesis import strategies as st
 from audience.config import FeaturesConfig
 from audience.features.table import FEATURE_COLUMNS, feature_table
 from audience.store.engines import duckdb_backend
-from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame
+from tests.features.fixture import (
+    AS_OF,
+    EXPECTED,
+    contacts_frame,
+    events_frame,
+    ingested_audience,
+)
 from tests.features.pandas_reference import features as reference_features
 
 
@@ -118,16 +123,8 @@ def test_row_order_changes_nothing(rng: object) -> None:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A 1,500-contact synthetic audience, ingested into a real workspace."""
-    from audience import Workspace
-    from audience.synth import generate
-
-    folder: Path = tmp_path_factory.mktemp("generated")
-    result = generate(folder / "data", contacts=1500, seed=11, as_of=AS_OF)
-    with Workspace.init(folder / "ws") as ws:
-        ws.ingest(result.contacts_path, now=AS_OF)
-        ws.ingest(result.events_path, now=AS_OF)
-        con = ws.database.con
-        return con.execute("SELECT * FROM contacts").df(), con.execute("SELECT * FROM events").df()
+    tables = ingested_audience(tmp_path_factory.mktemp("generated"), contacts=1500, seed=11)
+    return tables["contacts"], tables["events"]
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, AS_OF - timedelta(days=97, hours=5)])

@@ -6,16 +6,19 @@ differ by a relative 1e-9 (engines sum in different orders).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-from audience import Workspace
 from audience.features.table import feature_table
 from audience.store.engines import load_tables
 from tests.engine_fixtures import backend_for
-from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame
+from tests.features.fixture import (
+    AS_OF,
+    EXPECTED,
+    contacts_frame,
+    events_frame,
+    ingested_audience,
+)
 from tests.features.test_definitions import assert_same
 
 SERVER_ENGINES = ["postgres", "spark"]
@@ -33,18 +36,7 @@ def features_on(
 @pytest.fixture(scope="module")
 def audience_frames(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     """A 400-contact generated audience, as ingested into a workspace."""
-    from audience.synth import generate
-
-    folder: Path = tmp_path_factory.mktemp("parity")
-    generated = generate(folder / "data", contacts=400, seed=5, as_of=AS_OF)
-    with Workspace.init(folder / "ws") as ws:
-        ws.ingest(generated.contacts_path, now=AS_OF)
-        ws.ingest(generated.events_path, now=AS_OF)
-        con = ws.database.con
-        return {
-            "contacts": con.execute("SELECT * FROM contacts").df(),
-            "events": con.execute("SELECT * FROM events").df(),
-        }
+    return ingested_audience(tmp_path_factory.mktemp("parity"), contacts=400, seed=5)
 
 
 @pytest.mark.parametrize("engine", ["duckdb", *SERVER_ENGINES])
