@@ -165,3 +165,16 @@ def test_something_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
     path.write_text("Email\na@b.co\n", encoding="utf-8")
     with pytest.raises(SourceFileError, match="not a readable Parquet file"):
         open_source(path, "events")
+
+
+def test_gzip_jsonl_reads_like_plain(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(
+            '{"type":"track","messageId":"m1","userId":"C1","event":"Email Opened",'
+            '"timestamp":"2025-01-01T00:00:00Z"}\n\n{"broken\n'
+        )
+    assert detect_format(path) == "jsonl"
+    [chunk] = read_all(path, kind="events")
+    assert chunk.batches[0].frame["messageId"].tolist() == ["m1"]
+    assert [(u.line, u.reason) for u in chunk.unreadable] == [(3, "malformed_json")]
