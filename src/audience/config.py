@@ -56,6 +56,11 @@ class IngestConfig(_Section):
 class FeaturesConfig(_Section):
     """How per-contact features are defined (see :mod:`audience.features`)."""
 
+    memory_limit: str = "3GB"
+    """DuckDB's memory limit while computing features: their per-contact distinct counts
+    over tens of millions of events do not all spill to disk, and 3 GB keeps the process
+    within 4 GB for a million contacts."""
+
     btyd_period: Literal["day", "week"] = "day"
     """The period of the BTYD summary (frequency, recency, T): repeat purchases within one
     period count once, as in lifetimes' ``summary_data_from_transaction_data(freq=...)``."""
@@ -181,6 +186,8 @@ memory_limit = "512MB"
 future_tolerance_hours = 24.0
 
 [features]
+# DuckDB's memory limit while computing features.
+memory_limit = "3GB"
 # Period of the BTYD summary (frequency, recency, T): "day" or "week".
 btyd_period = "day"
 # A cart with no order within this many hours of its last event is abandoned.

@@ -213,7 +213,8 @@ def compute_features(
     started = time.perf_counter()
     backend = duckdb_backend(db.con)
     expression = feature_table(backend.table("contacts"), backend.table("events"), as_of, config)
-    rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
+    with db.memory_limit(config.memory_limit):
+        rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
     stored = backend.table("features")
     stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
     save_feature_rule_run(
