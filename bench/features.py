@@ -54,18 +54,16 @@ def _pandas(workspace: str) -> dict[str, Any]:
     con = duckdb.connect(str(Path(workspace) / "audience.duckdb"), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     contacts = (
-        con.execute("SELECT contact_id, country, consent, signup_at FROM contacts")
-        .arrow()
-        .read_all()
+        con.sql("SELECT contact_id, country, consent, signup_at FROM contacts")
+        .to_arrow_table()
         .to_pandas()
     )
     events = (
-        con.execute(
+        con.sql(
             "SELECT contact_id, event, timestamp, revenue, category, campaign_id, "
             "is_machine_open, bounce_type FROM events"
         )
-        .arrow()
-        .read_all()
+        .to_arrow_table()
         .to_pandas()
     )
     con.close()
