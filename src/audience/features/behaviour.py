@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from audience.features.calendar import as_of_literal, days_between, epoch_seconds
-from audience.features.scope import CART_EVENTS, ORDER, SITE_EVENTS, as_of_date
+from audience.features.scope import CART_EVENTS, ORDER, SITE_EVENTS, as_flag, as_of_date
 
 _CATEGORY_EVENTS = ("Product Viewed", "Product Added", ORDER)
 VISIT_WINDOWS = (7, 30, 90)
@@ -28,16 +28,18 @@ VISIT_WINDOWS = (7, 30, 90)
 def behaviour(events: ir.Table, as_of: datetime, abandon_hours: float) -> ir.Table:
     """One row per contact with any site event."""
     site = events.filter(events.event.isin(SITE_EVENTS))
-    age = days_between(as_of_date(as_of), site.day)
     counts = site.group_by("contact_id").aggregate(
         product_views=(site.event == "Product Viewed").sum().cast("int64"),
         cart_adds=(site.event == "Product Added").sum().cast("int64"),
         checkouts_started=(site.event == "Checkout Started").sum().cast("int64"),
-        **{
-            f"visits_{days}d": site.day.nunique(where=age < days).cast("int64")
-            for days in VISIT_WINDOWS
-        },
     )
+    # One row per contact and day first: counting days is then a plain sum.
+    days = site.select("contact_id", "day").distinct()
+    age = days_between(as_of_date(as_of), days.day)
+    visits = days.group_by("contact_id").aggregate(
+        **{f"visits_{window}d": as_flag(age < window).sum() for window in VISIT_WINDOWS}
+    )
+    counts = counts.join(visits, "contact_id")
     carts = abandoned_carts(events, as_of, abandon_hours)
     categories = top_categories(events)
     joined = counts.left_join(carts, "contact_id").left_join(categories, "contact_id")

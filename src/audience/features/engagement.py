@@ -31,22 +31,24 @@ CLICKED = "Email Link Clicked"
 BOUNCED = "Email Bounced"
 UNSUBSCRIBED = "Unsubscribed"
 COMPLAINED = "Email Marked as Spam"
+EMAIL_EVENTS = (DELIVERED, OPENED, CLICKED, BOUNCED, UNSUBSCRIBED, COMPLAINED)
+_UNIQUE_COUNTS = (
+    "opens_human_unique",
+    "opens_machine_unique",
+    "opens_any_unique",
+    "clicks_unique",
+    "engaged_unique",
+)
 
 
 def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
     """One row per contact with any email event."""
-    e = events
+    e = events.filter(events.event.isin(EMAIL_EVENTS))
     opened = e.event == OPENED
-    machine = opened & e.is_machine_open.fill_null(False)
     human = opened & ~e.is_machine_open.fill_null(False)
     clicked = e.event == CLICKED
     per_contact = e.group_by("contact_id").aggregate(
         emails_delivered=(e.event == DELIVERED).sum().cast("int64"),
-        opens_human_unique=e.campaign_id.nunique(where=human).cast("int64"),
-        opens_machine_unique=e.campaign_id.nunique(where=machine).cast("int64"),
-        opens_any_unique=e.campaign_id.nunique(where=opened).cast("int64"),
-        clicks_unique=e.campaign_id.nunique(where=clicked).cast("int64"),
-        engaged_unique=e.campaign_id.nunique(where=opened | clicked).cast("int64"),
         last_open_day=e.day.max(where=human),
         last_click_day=e.day.max(where=clicked),
         hard_bounces=(
@@ -55,7 +57,9 @@ def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
         unsubscribes=(e.event == UNSUBSCRIBED).sum(),
         complaints=(e.event == COMPLAINED).sum(),
     )
-    p = per_contact
+    p = per_contact.left_join(_campaign_counts(e), "contact_id").drop("contact_id_right")
+    unique = {name: p[name].fill_null(0).cast("int64") for name in _UNIQUE_COUNTS}
+    p = p.mutate(**unique)
     today = as_of_date(as_of)
     return p.select(
         "contact_id",
@@ -72,6 +76,31 @@ def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
         bounced_event=p.hard_bounces > 0,
         unsubscribed_event=p.unsubscribes > 0,
         is_complained=as_flag(p.complaints > 0),
+    )
+
+
+def _campaign_counts(e: ir.Table) -> ir.Table:
+    """Campaigns opened (by a person, by a proxy, at all), clicked, or either, per contact.
+
+    One row per contact and campaign first, then plain sums: the same numbers as counting
+    distinct campaigns under each condition, far cheaper than five filtered DISTINCTs.
+    """
+    touched = e.filter(e.campaign_id.notnull() & e.event.isin((OPENED, CLICKED)))
+    t_opened = touched.event == OPENED
+    t_machine = touched.is_machine_open.fill_null(False)
+    per_campaign = touched.group_by(["contact_id", "campaign_id"]).aggregate(
+        human=as_flag(t_opened & ~t_machine).max(),
+        machine=as_flag(t_opened & t_machine).max(),
+        opened=as_flag(t_opened).max(),
+        clicked=as_flag(touched.event == CLICKED).max(),
+    )
+    c = per_campaign
+    return c.group_by("contact_id").aggregate(
+        opens_human_unique=c.human.sum(),
+        opens_machine_unique=c.machine.sum(),
+        opens_any_unique=c.opened.sum(),
+        clicks_unique=c.clicked.sum(),
+        engaged_unique=c.count(),
     )
 
 
