@@ -212,7 +212,9 @@ def compute_features(
 
     started = time.perf_counter()
     backend = duckdb_backend(db.con)
-    expression = feature_table(backend.table("contacts"), backend.table("events"), as_of, config)
+    expression = feature_table(
+        backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
+    )
     with db.memory_limit(config.memory_limit):
         rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
     stored = backend.table("features")

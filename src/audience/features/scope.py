@@ -24,11 +24,20 @@ def events_at(events: ir.Table, people: ir.Table, as_of: datetime) -> ir.Table:
     """Events of ``people`` up to and including ``as_of``, with their UTC date.
 
     Events of contacts who are not (yet) in ``people`` are left out everywhere, so they
-    cannot shift anyone's RFM score.
+    cannot shift anyone's RFM score. ``people`` carries ``contact_key``, a dense integer
+    per contact: the events are keyed by it (as ``contact_id``), because grouping tens of
+    millions of rows by an integer is several times cheaper than by a string.
     """
     moment = as_of_literal(as_of)
-    kept = events.filter(events.timestamp <= moment).semi_join(people, "contact_id")
-    return kept.mutate(day=utc_date(kept.timestamp))
+    kept = events.filter(events.timestamp <= moment)
+    keys = people.select("contact_key", person="contact_id")
+    joined = kept.join(keys, kept.contact_id == keys.person)
+    return joined.mutate(contact_id=joined.contact_key, day=utc_date(joined.timestamp))
+
+
+def with_contact_keys(people: ir.Table) -> ir.Table:
+    """``people`` with ``contact_key``: its rank by ``contact_id``, the same on every engine."""
+    return people.mutate(contact_key=ibis.row_number().over(order_by=people.contact_id))
 
 
 def as_of_date(as_of: datetime) -> ir.DateValue:

@@ -18,7 +18,13 @@ from audience.features.btyd import btyd_summary
 from audience.features.calendar import as_of_literal, days_between, utc_date
 from audience.features.engagement import engagement
 from audience.features.rfm import orders_of, rfm
-from audience.features.scope import as_flag, as_of_date, contacts_at, events_at
+from audience.features.scope import (
+    as_flag,
+    as_of_date,
+    contacts_at,
+    events_at,
+    with_contact_keys,
+)
 from audience.features.scores import PROSPECTS, rfm_scores
 
 COUNT_COLUMNS = (
@@ -40,16 +46,31 @@ FEATURE_COLUMNS = (
 )  # fmt: skip
 
 
+_EVENT_COLUMNS = (
+    "contact_id", "event", "timestamp", "day", "revenue", "category", "campaign_id",
+    "is_machine_open", "bounce_type",
+)  # fmt: skip
+
+
 def feature_table(
     contacts: ir.Table,
     events: ir.Table,
     as_of: datetime,
     config: FeaturesConfig | None = None,
+    *,
+    materialize: bool = False,
 ) -> ir.Table:
-    """One row per contact existing at ``as_of``: ``contact_id``, ``as_of`` and the features."""
+    """One row per contact existing at ``as_of``: ``contact_id``, ``as_of`` and the features.
+
+    With ``materialize``, the events in scope are computed once into a temporary table of
+    the backend (``Table.cache``) instead of once per feature group; keep the returned
+    expression referenced until it has run, since the cache lives as long as it does.
+    """
     config = config or FeaturesConfig()
-    people = contacts_at(contacts, as_of)
-    observed = events_at(events, people, as_of)
+    people = with_contact_keys(contacts_at(contacts, as_of))
+    observed = events_at(events, people, as_of).select(*_EVENT_COLUMNS)
+    if materialize:
+        observed = observed.cache()
     orders = orders_of(observed)
     steps = [
         rfm_scores(rfm(orders, as_of)),
@@ -57,9 +78,11 @@ def feature_table(
         engagement(observed, as_of),
         behaviour(observed, as_of, config.abandon_hours),
     ]
-    joined = people.select("contact_id", "country", "consent", "signup_at")
+    # The steps are keyed by the integer contact_key (see events_at); the real id returns here.
+    joined = people.select("contact_key", "contact_id", "country", "consent", "signup_at")
     for step in steps:
-        joined = joined.left_join(step, "contact_id").drop("contact_id_right")
+        step = step.rename(contact_key="contact_id")
+        joined = joined.left_join(step, "contact_key").drop("contact_key_right")
     joined = _defaults(joined, as_of)
     return joined.mutate(
         engagement_tier=engagement_tier(joined, config), as_of=as_of_literal(as_of)
