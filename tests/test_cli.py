@@ -143,3 +143,10 @@ def test_demo_builds_a_workspace_and_prints_reports_and_profile(tmp_path: Path) 
     assert code == 1
     assert "not empty" in output
     assert os.path.isdir(folder)
+
+
+def test_generate_refuses_a_future_as_of(tmp_path: Path) -> None:
+    code, output = run("generate", str(tmp_path / "g"), "--contacts", "10", "--as-of", "2999-01-01")
+    assert code == 1
+    assert "is in the future" in output
+    assert not (tmp_path / "g").exists()

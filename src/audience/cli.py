@@ -176,8 +176,12 @@ def generate(
         float, typer.Option(help="Share of extra bad rows to inject, e.g. 0.01.")
     ] = 0.0,
     as_of: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Last day of the data (default: today, UTC)."),
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Last day of the data (YYYY-MM-DD: its end, UTC); default: now.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Write a synthetic store audience with planted personas (truth.csv)."""
@@ -188,7 +192,7 @@ def generate(
             out_dir,
             contacts=contacts,
             seed=seed,
-            as_of=_as_of(as_of),
+            as_of=_generation_as_of(as_of),
             events_format=events_format,
             dirty=dirty,
             progress=advance,
@@ -250,12 +254,14 @@ def parse_as_of(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _as_of(day: datetime | None) -> datetime:
-    if day is None:
+def _generation_as_of(text: str | None) -> datetime:
+    """The generator's ``as_of``: like ``--as-of`` elsewhere, but never a future day."""
+    moment = parse_as_of(text)
+    if moment is None:
         return datetime.now(UTC).replace(microsecond=0)
-    if day.date() > date.today():
-        raise ConfigError(f"--as-of {day:%Y-%m-%d} is in the future; pick today or a past day.")
-    return day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
+    if moment.date() > date.today():
+        raise ConfigError(f"--as-of {text} is in the future; pick today or a past day.")
+    return moment
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from audience.ingest import Kind
 from audience.pipeline import Progress, compute_features, ingest_file, resolve_kind
 from audience.store import Database, create_secret, read_secret
 from audience.store.profile import DataProfile, profile
-from audience.store.secret import SECRET_FILE
 from audience.validate import IngestReport
 
 if TYPE_CHECKING:
@@ -161,4 +160,4 @@ class Workspace:
         return f"Workspace({str(self.path)!r})"
 
 
-__all__ = ["SECRET_FILE", "Workspace"]
+__all__ = ["Workspace"]

@@ -14,7 +14,7 @@ import duckdb
 
 from audience.errors import ConfigError
 from audience.store.database import Database
-from audience.store.results import first_row
+from audience.store.results import scalar_int
 
 log = logging.getLogger(__name__)
 TABLE = "features"
@@ -29,9 +29,9 @@ def save_features(db: Database, select_sql: str, as_of: datetime) -> int:
             con.execute(f"DROP TABLE {TABLE}")
         con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT * FROM _new_features LIMIT 0")
         con.execute(f"DELETE FROM {TABLE} WHERE as_of = ?", [as_of])
-        row = first_row(con.execute(f"INSERT INTO {TABLE} SELECT * FROM _new_features"))
+        rows = scalar_int(con, f"INSERT INTO {TABLE} SELECT * FROM _new_features")
         con.execute("DROP TABLE _new_features")
-    return int(row[0]) if row else 0
+    return rows
 
 
 def export_features(db: Database, as_of: datetime, path: Path) -> Path:

@@ -25,7 +25,7 @@ import orjson
 import pandas as pd
 
 from audience.store.database import Database
-from audience.store.results import first_row
+from audience.store.results import scalar_int
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
 from audience.validate.report import IngestReport
 
@@ -58,7 +58,6 @@ class Loader:
         self.con = db.con
         self.ingest_id = ingest_id
         self.source = source
-        self.staged: dict[Table, int] = {"contacts": 0, "events": 0}
         for table, fields in _FIELDS.items():
             columns = ", ".join(
                 f'"{c}" {_loose(CONTACT_COLUMNS | EVENT_COLUMNS, c)}' for c in fields
@@ -86,7 +85,6 @@ class Loader:
             values[0] = f"coalesce(message_id, 'h:' || {_stable_hash('_incoming', fields[1:])})"
         select = ", ".join(["line", *values, _content_hash("_incoming", fields[1:])])
         self._append(f"_stage_{table}", rows, ["line", *fields], select)
-        self.staged[table] += len(rows)
 
     def reject(self, rows: pd.DataFrame) -> None:
         """Append rejected rows (``line, kind, reason, detail, raw``) for the quarantine."""
@@ -103,7 +101,7 @@ class Loader:
         """
         try:
             with self.db.transaction() as con:
-                rejects = _scalar(con, "SELECT count(*) FROM _stage_rejects")
+                rejects = scalar_int(con, "SELECT count(*) FROM _stage_rejects")
                 events = _load_events(con, self.ingest_id)
                 contacts = _load_contacts(con, self.ingest_id)
                 # A row rejected by an earlier ingest of the same file is kept once.
@@ -199,7 +197,7 @@ def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
         " WHERE k.line NOT IN (SELECT line FROM _repeats)) m"
     )
     assignments = ", ".join(f'"{c}" = m."{c}"' for c in attributes)
-    updated = _scalar(con, "SELECT count(*) FROM _stored WHERE NOT same")
+    updated = scalar_int(con, "SELECT count(*) FROM _stored WHERE NOT same")
     con.execute(
         f"UPDATE contacts SET {assignments}, ingest_id = ? FROM _stored m "
         "WHERE contacts.contact_id = m.contact_id AND NOT m.same",
@@ -240,15 +238,13 @@ def _insert_new(
     con: duckdb.DuckDBPyConnection, table: str, keyed: str, fields: list[str], ingest_id: str
 ) -> int:
     names = ", ".join(f'"{c}"' for c in fields)
-    row = first_row(
-        con.execute(
-            f"INSERT INTO {table} ({names}, ingest_id) SELECT {names}, ? FROM {keyed} k "
-            "WHERE k.line NOT IN (SELECT line FROM _repeats) "
-            "AND k.line NOT IN (SELECT line FROM _stored)",
-            [ingest_id],
-        )
+    return scalar_int(
+        con,
+        f"INSERT INTO {table} ({names}, ingest_id) SELECT {names}, ? FROM {keyed} k "
+        "WHERE k.line NOT IN (SELECT line FROM _repeats) "
+        "AND k.line NOT IN (SELECT line FROM _stored)",
+        [ingest_id],
     )
-    return int(row[0]) if row else 0
 
 
 def _stage_conflicts(
@@ -268,17 +264,15 @@ def _stage_conflicts(
             f"different content' AS detail, {raw} AS raw "
             f"FROM {keyed} k JOIN _stored s ON s.line = k.line WHERE NOT s.same"
         )
-    row = first_row(
-        con.execute(
-            "INSERT INTO _stage_rejects (line, kind, reason, detail, raw) "
-            f"SELECT line, '{kind}', 'duplicate_id_conflict', detail, raw FROM ({conflicts})"
-        )
+    return scalar_int(
+        con,
+        "INSERT INTO _stage_rejects (line, kind, reason, detail, raw) "
+        f"SELECT line, '{kind}', 'duplicate_id_conflict', detail, raw FROM ({conflicts})",
     )
-    return int(row[0]) if row else 0
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection) -> int:
-    return _scalar(con, "SELECT count(*) FROM _repeats WHERE same") + _scalar(
+    return scalar_int(con, "SELECT count(*) FROM _repeats WHERE same") + scalar_int(
         con, "SELECT count(*) FROM _stored WHERE same"
     )
 
@@ -295,11 +289,6 @@ def _stable_hash(alias: str, columns: list[str]) -> str:
     """An md5 of a row's content that stays the same across runs and versions."""
     parts = ", ".join(f"coalesce(CAST({alias}.\"{c}\" AS VARCHAR), '\\N')" for c in columns)
     return f"md5(concat_ws({_SEPARATOR}, {parts}))"
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = first_row(con.execute(sql))
-    return int(row[0]) if row else 0
 
 
 def _loose(columns: dict[str, str], name: str) -> str:

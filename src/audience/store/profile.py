@@ -7,7 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from audience.store.results import first_row
+from audience.store.results import first_row, scalar_int
 
 
 @dataclass(frozen=True)
@@ -35,32 +35,27 @@ def profile(con: duckdb.DuckDBPyConnection) -> DataProfile:
         None,
     )
     return DataProfile(
-        contacts=_count(con, "SELECT count(*) FROM contacts"),
+        contacts=scalar_int(con, "SELECT count(*) FROM contacts"),
         contacts_by_consent=_grouped(
             con, "SELECT coalesce(consent, '(unknown)'), count(*) FROM contacts GROUP BY 1"
         ),
-        events=_count(con, "SELECT count(*) FROM events"),
+        events=scalar_int(con, "SELECT count(*) FROM events"),
         events_by_type=_grouped(con, "SELECT event, count(*) FROM events GROUP BY 1"),
         first_event=first,
         last_event=last,
-        contacts_with_events=_count(
+        contacts_with_events=scalar_int(
             con,
             "SELECT count(*) FROM contacts c WHERE EXISTS "
             "(SELECT 1 FROM events e WHERE e.contact_id = c.contact_id)",
         ),
-        events_without_contact=_count(
+        events_without_contact=scalar_int(
             con,
             "SELECT count(*) FROM events e WHERE NOT EXISTS "
             "(SELECT 1 FROM contacts c WHERE c.contact_id = e.contact_id)",
         ),
-        quarantined=_count(con, "SELECT count(*) FROM quarantine"),
+        quarantined=scalar_int(con, "SELECT count(*) FROM quarantine"),
         quarantine_by_reason=_grouped(con, "SELECT reason, count(*) FROM quarantine GROUP BY 1"),
     )
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = first_row(con.execute(sql))
-    return int(row[0]) if row else 0
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, int]:

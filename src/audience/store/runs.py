@@ -11,6 +11,7 @@ import pandas as pd
 
 from audience.store.database import Database
 from audience.store.features_table import TABLE as FEATURES
+from audience.store.results import scalar_int
 
 
 def segment_slug(name: str) -> str:
@@ -66,5 +67,7 @@ def save_feature_rule_run(
             )
         finally:
             con.unregister("_rule_segments")
-        rows = con.execute("SELECT count(*) FROM segments WHERE run_id = ?", [run_id]).fetchall()
-    return int(rows[0][0])
+        segments_stored = scalar_int(
+            con, "SELECT count(*) FROM segments WHERE run_id = ?", [run_id]
+        )
+    return segments_stored
