@@ -130,6 +130,57 @@ def features(
     out_console.print(render.feature_summary(report))
 
 
+MethodChoice = Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
+
+
+@app.command()
+@friendly
+def segment(
+    method: Annotated[
+        MethodChoice | None,
+        typer.Option(
+            help="Clustering method; auto compares [models] methods. Default: [models] method.",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k",
+            help="Number of segments, or 'auto' to choose it. Default: [models] k, else auto.",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Segment as of this day (YYYY-MM-DD: its end, UTC) or ISO instant. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Cluster contacts into segments: features, preprocessing, choice of method and k, fit.
+
+    Every contact's segment (and probability, for mixtures) is stored under a new run id,
+    with the configuration and the table of candidates considered.
+    """
+    with Workspace(workspace) as ws, _steps() as progress:
+        report = ws.segment(parse_as_of(as_of), method=method, k=parse_k(k), progress=progress)
+    out_console.print(render.candidates(report.selection))
+    out_console.print(render.segment_sizes(report))
+
+
+def parse_k(text: str | None) -> int | None:
+    """``--k``: a whole number of segments >= 2, or ``auto`` (None)."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or int(text) < 2:
+        raise ConfigError(f"--k {text!r} is not a number of segments (2 or more) or 'auto'.")
+    return int(text)
+
+
 @app.command()
 @friendly
 def profile(workspace: WorkspaceOption = Path(".")) -> None:
@@ -276,6 +327,25 @@ def _bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.advance(task, done)
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress line for multi-step work: the current step, a bar where it has a size."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def update(step: str, done: int, total: int) -> None:
+            progress.update(task, description=step, completed=done, total=total or None)
+
+        yield update
 
 
 @contextmanager

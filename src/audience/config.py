@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from audience.errors import ConfigError
 
@@ -157,6 +157,128 @@ class PreprocessConfig(_Section):
     categorical even if numeric; every other non-numeric column is dropped with a reason."""
 
 
+ClusterMethod = Literal["kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
+
+CLUSTER_FEATURES = (
+    "recency_days", "order_count", "revenue_total", "revenue_mean", "days_between_orders_mean",
+    "emails_delivered", "opens_human_unique", "clicks_unique", "open_rate_human", "ctr",
+    "days_since_last_open", "days_since_last_click", "product_views", "cart_adds",
+    "abandoned_carts", "visits_30d", "visits_90d", "tenure_days",
+)  # fmt: skip
+"""Behaviour the segments are made of. Derived scores (R/F/M scores, RFM group, tier)
+would count the same behaviour twice; suppression flags and country are for rules."""
+
+
+class KMeansParams(_Section):
+    """``[models.kmeans]``: :class:`audience.models.kmeans.KMeansSegmenter`."""
+
+    n_init: Annotated[int, Field(ge=1, le=100)] = 3
+    """k-means++ starts per fit; the best (lowest inertia) is kept."""
+    max_iter: Annotated[int, Field(ge=1)] = 300
+    algorithm: Literal["auto", "lloyd", "minibatch"] = "auto"
+    """"minibatch" for data too large for full passes; "auto" uses it above ``minibatch_above``."""
+    minibatch_above: Annotated[int, Field(ge=1)] = 5_000_000
+    batch_size: Annotated[int, Field(ge=16)] = 4096
+
+
+class GaussianMixtureParams(_Section):
+    """``[models.gmm]``: :class:`audience.models.mixture.GaussianMixtureSegmenter`."""
+
+    covariance_type: Literal["full", "tied", "diag", "spherical"] = "diag"
+    n_init: Annotated[int, Field(ge=1, le=100)] = 1
+    max_iter: Annotated[int, Field(ge=1)] = 200
+    reg_covar: Annotated[float, Field(gt=0)] = 1e-3
+    """Added to variances: 0/1 indicator columns would otherwise collapse them to zero."""
+
+
+class HierarchicalParams(_Section):
+    """``[models.hierarchical]``: :class:`audience.models.hierarchical.HierarchicalSegmenter`."""
+
+    exact_max: Annotated[int, Field(ge=2, le=50_000)] = 20_000
+    """Exact Ward up to this many rows (its memory grows with the square); beyond it,
+    Ward on the size-weighted centres of ``n_micro`` k-means micro-clusters."""
+    n_micro: Annotated[int, Field(ge=2, le=5_000)] = 1_000
+
+
+class DBSCANParams(_Section):
+    """``[models.dbscan]``: :class:`audience.models.density.DBSCANSegmenter`."""
+
+    eps: Annotated[float, Field(gt=0)] | None = None
+    """Neighbourhood radius; unset: the knee of the sorted k-distances."""
+    min_samples: Annotated[int, Field(ge=2)] = 10
+    max_fit_samples: Annotated[int, Field(ge=100)] = 50_000
+    """Rows the density model is fitted on; the others are assigned by nearest core row."""
+
+
+class HDBSCANParams(_Section):
+    """``[models.hdbscan]``: :class:`audience.models.density.HDBSCANSegmenter`."""
+
+    min_cluster_size: Annotated[int, Field(ge=2)] | None = None
+    """Smallest segment; unset: 1% of the rows fitted (at least 5)."""
+    min_samples: Annotated[int, Field(ge=1)] | None = None
+    max_fit_samples: Annotated[int, Field(ge=100)] = 50_000
+
+
+class KPrototypesParams(_Section):
+    """``[models.kprototypes]``: :class:`audience.models.kprototypes.KPrototypesSegmenter`."""
+
+    categorical: list[str] = Field(default_factory=lambda: ["top_category", "engagement_tier"])
+    """Feature columns compared by matching (not one-hot encoded) in k-prototypes."""
+    gamma: Annotated[float, Field(gt=0)] | None = None
+    """Weight of one categorical mismatch against squared distance; unset: half the mean
+    standard deviation of the numeric columns (Huang 1998)."""
+    n_init: Annotated[int, Field(ge=1, le=100)] = 4
+    max_iter: Annotated[int, Field(ge=1)] = 100
+
+
+_DEFAULT_METHODS: tuple[ClusterMethod, ...] = ("kmeans", "gmm")
+
+
+class ModelsConfig(_Section):
+    """How contacts are clustered and how the method and number of segments are chosen
+    (``[models]``; the rule is documented in :mod:`audience.models.selection`)."""
+
+    method: Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"] = (
+        "auto"
+    )
+    """``auto`` sweeps ``methods``; a method name uses only that one."""
+    methods: list[ClusterMethod] = Field(default_factory=lambda: [*_DEFAULT_METHODS], min_length=1)
+    """The methods ``auto`` compares, in order of preference for ties."""
+    k: Annotated[int, Field(ge=2)] | None = None
+    """A fixed number of segments; unset: chosen within ``k_min``..``k_max``."""
+    k_min: Annotated[int, Field(ge=2)] = 2
+    k_max: Annotated[int, Field(ge=2, le=100)] = 12
+    min_segment_share: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    """Reject a candidate with a segment holding less than this share of contacts."""
+    max_noise_share: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    """Reject a density candidate leaving more than this share of contacts as outliers."""
+    min_stability: Annotated[float, Field(ge=-1, le=1)] = 0.75
+    """Reject a candidate whose refits on half samples agree less (adjusted Rand index)."""
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    """Silhouettes this close to the best count as equally good; the most segments wins."""
+    sample_size: Annotated[int, Field(ge=100)] = 20_000
+    """Contacts the sweep fits on; the chosen model is then fitted on all of them."""
+    silhouette_sample: Annotated[int, Field(ge=100, le=20_000)] = 4_000
+    """Contacts the silhouette is computed on (exact silhouette costs the square of it)."""
+    n_subsamples: Annotated[int, Field(ge=1, le=50)] = 3
+    """Refits per stability estimate."""
+    random_state: int = 0
+    features: list[str] = Field(default_factory=lambda: list(CLUSTER_FEATURES), min_length=1)
+    """Feature columns clustered on (after ``[preprocess]``)."""
+    kmeans: KMeansParams = KMeansParams()
+    gmm: GaussianMixtureParams = GaussianMixtureParams()
+    hierarchical: HierarchicalParams = HierarchicalParams()
+    dbscan: DBSCANParams = DBSCANParams()
+    hdbscan: HDBSCANParams = HDBSCANParams()
+    kprototypes: KPrototypesParams = KPrototypesParams()
+
+    @model_validator(mode="after")
+    def _k_range(self) -> ModelsConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
@@ -164,6 +286,7 @@ class WorkspaceConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
+    models: ModelsConfig = ModelsConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -215,6 +338,54 @@ one_hot_max_categories = 12
 drop_constant = true
 correlation_threshold = 0.95
 exclude = []
+
+[models]
+# "auto" compares the methods below over k_min..k_max and picks by a documented rule: reject
+# candidates with a segment under min_segment_share, more noise than max_noise_share, or
+# refits that disagree (adjusted Rand index under min_stability); among silhouettes within
+# tolerance of the best, take the most segments, up to one past the elbow. Or name one
+# method: "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan" or "kprototypes".
+method = "auto"
+methods = ["kmeans", "gmm"]
+k_min = 2
+k_max = 12
+min_segment_share = 0.01
+max_noise_share = 0.2
+min_stability = 0.75
+tolerance = 0.01
+# The sweep fits on a sample of this many contacts; the chosen model then on all of them.
+sample_size = 20000
+silhouette_sample = 4000
+n_subsamples = 3
+random_state = 0
+features = [
+  "recency_days", "order_count", "revenue_total", "revenue_mean", "days_between_orders_mean",
+  "emails_delivered", "opens_human_unique", "clicks_unique", "open_rate_human", "ctr",
+  "days_since_last_open", "days_since_last_click", "product_views", "cart_adds",
+  "abandoned_carts", "visits_30d", "visits_90d", "tenure_days",
+]
+
+[models.kmeans]
+n_init = 3
+algorithm = "auto"
+
+[models.gmm]
+covariance_type = "diag"
+
+[models.hierarchical]
+# Exact Ward up to this many contacts; beyond, Ward on n_micro k-means micro-clusters.
+exact_max = 20000
+n_micro = 1000
+
+[models.dbscan]
+# eps unset: the knee of the sorted k-distances.
+min_samples = 10
+
+[models.hdbscan]
+# min_cluster_size unset: 1% of the contacts fitted.
+
+[models.kprototypes]
+categorical = ["top_category", "engagement_tier"]
 """
 
 

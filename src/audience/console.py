@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from audience.store.profile import DataProfile
+from audience.store.segment_runs import segment_names
 from audience.validate import REASONS, IngestReport
 
 if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
+    from audience.models.summary import SegmentationReport
 
 
 def ingest_report(report: IngestReport) -> Panel:
@@ -97,6 +101,60 @@ def feature_summary(report: FeatureReport) -> Table:
     if report.out is not None:
         table.caption = f"written to {report.out}"
     return table
+
+
+def candidates(selection: pd.DataFrame) -> Table:
+    """Every (method, k) tried, its scores and verdict; the chosen row highlighted.
+
+    Calinski–Harabasz and the centroid silhouette stay in the stored table, not on screen."""
+    table = Table(title="candidates", title_justify="left")
+    noisy = bool((selection["noise_share"] > 0).any())
+    columns: dict[str, Callable[[dict[Hashable, Any]], str]] = {
+        "method": lambda r: str(r["method"]),
+        "k": lambda r: str(r["n_segments"]),
+        "smallest": lambda r: f"{r['smallest_share']:.1%}",
+        **({"noise": lambda r: f"{r['noise_share']:.0%}"} if noisy else {}),
+        "silhouette": lambda r: _score(r["silhouette"]),
+        "DB": lambda r: _score(r["davies_bouldin"]),
+        "BIC": lambda r: _figure(_finite(r["bic"])),
+        "stability": lambda r: _score(r["stability"]),
+        "elbow": lambda r: (
+            "-" if r["elbow"] is None or pd.isna(r["elbow"]) else str(int(r["elbow"]))
+        ),
+        "verdict": lambda r: str(r["status"]),
+        "why": lambda r: str(r["reason"]),
+    }
+    for header in columns:
+        table.add_column(
+            header, justify="left" if header in ("method", "verdict", "why") else "right"
+        )
+    for row in selection.to_dict(orient="records"):
+        style = {"chosen": "bold green", "rejected": "red"}.get(row["status"], "dim")
+        table.add_row(*(cell(row) for cell in columns.values()), style=style)
+    return table
+
+
+def segment_sizes(report: SegmentationReport) -> Table:
+    """The chosen segmentation: one row per segment with its size and share."""
+    title = (
+        f"run {report.run_id}: {report.method}, {report.n_segments} segments "
+        f"({report.seconds:.1f} s)"
+    )
+    table = Table(title=title, title_justify="left")
+    for name in ("segment", "contacts", "share"):
+        table.add_column(name, justify="left" if name == "segment" else "right")
+    names = segment_names(report.n_segments)
+    for row in report.sizes.to_dict(orient="records"):
+        table.add_row(names[int(row["label"]) + 1], f"{int(row['size']):,}", f"{row['share']:.1%}")
+    return table
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _figure(value: float | None) -> str:

@@ -11,7 +11,8 @@ that paragraph and exits non-zero, without a traceback.
     ├── IngestError            a whole file cannot be ingested (bad rows go to quarantine)
     │   ├── SourceFileError    missing, unreadable, or not in a format we read
     │   └── MissingColumnsError a required column is absent after mapping
-    └── GenerateError          the synthetic generator was asked for something impossible
+    ├── GenerateError          the synthetic generator was asked for something impossible
+    └── SegmentationError      no clustering candidate passed the guards, or no features to cluster
 """
 
 from __future__ import annotations
@@ -75,3 +76,8 @@ class GenerateError(AudienceError):
 
 def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
+
+
+class SegmentationError(AudienceError):
+    """Segmentation cannot give a trustworthy answer (every candidate failed a guard, or the
+    workspace has nothing to cluster); nothing was stored."""

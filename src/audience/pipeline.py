@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from audience.config import FeaturesConfig, IngestConfig
+from audience.config import FeaturesConfig, IngestConfig, WorkspaceConfig
 from audience.errors import ConfigError
 from audience.ingest import (
     ColumnMapping,
@@ -44,6 +44,7 @@ from audience.validate import (
 
 if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
+    from audience.models.summary import SegmentationReport
 
 Progress = Callable[[int], None]
 
@@ -232,3 +233,81 @@ def compute_features(
     if out is not None:
         export_features(db, as_of, out)
     return FeatureReport(as_of, rows, stats, time.perf_counter() - started, out)
+
+
+StepProgress = Callable[[str, int, int], None]
+"""``progress(step, done, total)`` for multi-step work such as segmentation."""
+
+
+def segment_contacts(
+    db: Database,
+    config: WorkspaceConfig,
+    as_of: datetime,
+    *,
+    created_at: datetime,
+    method: str | None = None,
+    k: int | None = None,
+    progress: StepProgress | None = None,
+) -> SegmentationReport:
+    """Features → preprocessing → model selection → final fit → a stored run.
+
+    ``method`` and ``k`` override ``[models] method`` and ``k``. The features at ``as_of``
+    are computed (and stored) first. The run, its segments and every contact's membership
+    are stored together, or, if anything fails, nothing is.
+    """
+    from audience.models.inputs import clustering_input
+    from audience.models.selection import AutoSegmenter
+    from audience.models.summary import describe_run
+    from audience.store.features_table import read_features
+    from audience.store.segment_runs import new_run_id, save_cluster_run
+
+    started = time.perf_counter()
+    step = progress or (lambda _step, _done, _total: None)
+    step("computing features", 0, 1)
+    compute_features(db, config.features, as_of, created_at=created_at)
+    frame = read_features(db, as_of)
+    models = config.models
+    chosen_method = method or models.method
+    fixed_k = k if k is not None else models.k
+    methods = list(models.methods) if chosen_method == "auto" else [chosen_method]
+    step("preprocessing", 0, 1)
+    inputs = clustering_input(frame, models, config.preprocess, methods[0])
+    params = {m: getattr(models, m).model_dump() for m in methods}
+    if "kprototypes" in params:
+        del params["kprototypes"]["categorical"]
+        params["kprototypes"]["categorical"] = inputs.categorical
+    segmenter = AutoSegmenter(
+        methods=methods,
+        k_range=(fixed_k, fixed_k) if fixed_k else (models.k_min, models.k_max),
+        min_segment_share=models.min_segment_share,
+        max_noise_share=models.max_noise_share,
+        min_stability=models.min_stability,
+        tolerance=models.tolerance,
+        sample_size=models.sample_size,
+        silhouette_sample=models.silhouette_sample,
+        n_subsamples=models.n_subsamples,
+        method_params=params,
+        enforce_guards=not (chosen_method != "auto" and fixed_k),
+        progress=progress,
+        random_state=models.random_state,
+    ).fit(inputs.matrix)
+    report = describe_run(segmenter, inputs, chosen_method, fixed_k)
+    run_id = new_run_id(db, created_at)
+    save_cluster_run(
+        db,
+        run_id=run_id,
+        as_of=as_of,
+        created_at=created_at,
+        contact_ids=frame["contact_id"].tolist(),
+        labels=segmenter.labels_,
+        probabilities=report.probabilities,
+        config={
+            "method": chosen_method,
+            "k": fixed_k,
+            "models": models.model_dump(),
+            "preprocess": config.preprocess.model_dump(),
+        },
+        metrics=report.metrics(),
+        definitions=report.definitions(),
+    )
+    return report.stored(run_id, as_of, time.perf_counter() - started)

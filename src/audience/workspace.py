@@ -22,13 +22,21 @@ from typing import TYPE_CHECKING
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
 from audience.errors import ConfigError, WorkspaceError
 from audience.ingest import Kind
-from audience.pipeline import Progress, compute_features, ingest_file, resolve_kind
+from audience.pipeline import (
+    Progress,
+    StepProgress,
+    compute_features,
+    ingest_file,
+    resolve_kind,
+    segment_contacts,
+)
 from audience.store import Database, create_secret, read_secret
 from audience.store.profile import DataProfile, profile
 from audience.validate import IngestReport
 
 if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
+    from audience.models.summary import SegmentationReport
 
 
 class Workspace:
@@ -126,14 +134,35 @@ class Workspace:
         ``as_of`` defaults to now; events after it are ignored. ``out`` also writes them to
         a ``.parquet`` or ``.csv`` file.
         """
-        moment = as_of or datetime.now(UTC)
-        if moment.tzinfo is None:
-            raise ConfigError(
-                f"as_of {moment.isoformat()} has no time zone; pass an aware datetime."
-            )
+        moment = _aware(as_of)
         target = Path(out).expanduser() if out is not None else None
         return compute_features(
             self.database, self.config.features, moment, target, created_at=datetime.now(UTC)
+        )
+
+    def segment(
+        self,
+        as_of: datetime | None = None,
+        *,
+        method: str | None = None,
+        k: int | None = None,
+        progress: StepProgress | None = None,
+    ) -> SegmentationReport:
+        """Cluster every contact and store the run (memberships under a new run id).
+
+        Computes the features at ``as_of`` (default now), preprocesses them, chooses the
+        method and number of segments (``[models]`` in ``audience.toml``; ``method`` and
+        ``k`` override it), fits the choice to every contact and stores it.
+        """
+        moment = _aware(as_of)
+        return segment_contacts(
+            self.database,
+            self.config,
+            moment,
+            created_at=datetime.now(UTC),
+            method=method,
+            k=k,
+            progress=progress,
         )
 
     def profile(self) -> DataProfile:
@@ -161,3 +190,11 @@ class Workspace:
 
 
 __all__ = ["Workspace"]
+
+
+def _aware(as_of: datetime | None) -> datetime:
+    """``as_of``, or now; a naive datetime is refused rather than guessed."""
+    moment = as_of or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ConfigError(f"as_of {moment.isoformat()} has no time zone; pass an aware datetime.")
+    return moment

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
 from audience.errors import ConfigError
 from audience.store.database import Database
@@ -56,3 +58,19 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]
         [table],
     ).fetchall()
     return [(str(name), str(kind)) for name, kind in rows]
+
+
+def read_features(db: Database, as_of: datetime) -> pd.DataFrame:
+    """The stored features at ``as_of``, one row per contact, ordered by ``contact_id``.
+
+    Money is stored as DECIMAL; it is read as float64, since pandas would otherwise hold
+    Python ``Decimal`` objects that numeric code treats as text."""
+    table = db.con.sql(
+        f"SELECT * FROM {TABLE} WHERE as_of = $as_of ORDER BY contact_id",
+        params={"as_of": as_of},
+    ).to_arrow_table()
+    for index, column in enumerate(table.schema):
+        if pa.types.is_decimal(column.type):
+            table = table.set_column(index, column.name, table.column(index).cast(pa.float64()))
+    frame: pd.DataFrame = table.to_pandas()
+    return frame

@@ -1,0 +1,1 @@
+"""Clustering estimators and guarded automatic model selection (scikit-learn compatible)."""

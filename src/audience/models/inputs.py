@@ -1,0 +1,67 @@
+"""From the feature table to the matrix a segmenter is fitted on.
+
+Every method but k-prototypes gets the :class:`~audience.features.preprocess.Preprocessor`
+output of ``[models] features``. K-prototypes compares its categorical columns by matching,
+so they are left out of the preprocessing and appended as integer codes (a missing value is
+its own level, as in one-hot preprocessing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audience.config import ModelsConfig, PreprocessConfig
+from audience.errors import SegmentationError
+from audience.features.preprocess import Preprocessor, build_preprocessor
+from audience.models.base import Matrix
+
+
+@dataclass(frozen=True)
+class ClusteringInput:
+    """The matrix, its column names, and how it was made."""
+
+    matrix: Matrix
+    columns: list[str]
+    preprocessor: Preprocessor
+    categorical: list[int]
+    """Positions of the k-prototypes category-code columns (empty for other methods)."""
+    levels: dict[str, list[str]]
+    """Each category-code column's levels, code i = levels[i]."""
+
+
+def clustering_input(
+    frame: pd.DataFrame, models: ModelsConfig, preprocess: PreprocessConfig, method: str
+) -> ClusteringInput:
+    """Preprocess ``frame`` (one row per contact) for ``method``."""
+    missing = [c for c in models.features if c not in frame.columns]
+    if missing:
+        raise SegmentationError(
+            f"models.features lists {', '.join(missing)}, which the feature table does not "
+            f"have; known columns: {', '.join(c for c in frame.columns if c != 'as_of')}."
+        )
+    if frame.empty:
+        raise SegmentationError("There are no contacts to segment: ingest contacts first.")
+    categorical = list(models.kprototypes.categorical) if method == "kprototypes" else []
+    numeric = [c for c in models.features if c not in categorical]
+    preprocessor = build_preprocessor(preprocess)
+    matrix = np.asarray(preprocessor.fit_transform(frame[numeric]), dtype=np.float64)
+    columns = [str(name) for name in preprocessor.get_feature_names_out()]
+    levels: dict[str, list[str]] = {}
+    if categorical:
+        codes = []
+        for column in categorical:
+            if column not in frame.columns:
+                raise SegmentationError(
+                    f"models.kprototypes.categorical lists {column!r}, which the feature "
+                    "table does not have."
+                )
+            values = pd.Categorical(frame[column].astype("string").fillna("missing"))
+            levels[column] = [str(level) for level in values.categories]
+            codes.append(values.codes.astype(np.float64))
+        matrix = np.column_stack([matrix, *codes])
+        columns += categorical
+    positions = list(range(len(columns) - len(categorical), len(columns)))
+    return ClusteringInput(matrix, columns, preprocessor, positions, levels)
