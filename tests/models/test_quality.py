@@ -7,15 +7,13 @@ stored memberships. Truth never reaches the model; it is joined back only to sco
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from audience.config import ModelsConfig, PreprocessConfig
 from audience.models.inputs import clustering_input
 from audience.models.selection import AutoSegmenter
-from audience.config import ModelsConfig, PreprocessConfig
 from tests.models.audiences import Segmented, segmented_audience, silhouette_baseline
 
 PERSONAS = 7
@@ -88,5 +86,6 @@ def test_stored_run_has_the_selection_table(audience_20k: Segmented) -> None:
     assert (selection["status"] == "chosen").sum() == 1
     chosen = selection[selection["status"] == "chosen"].iloc[0]
     assert chosen["n_segments"] == audience_20k.report.n_segments
-    assert np.isfinite(chosen["stability"]) and chosen["stability"] >= 0.75
+    assert np.isfinite(chosen["stability"])
+    assert chosen["stability"] >= 0.75
     assert set(selection["method"]) == {"kmeans", "gmm"}

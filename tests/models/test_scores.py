@@ -60,7 +60,8 @@ def test_inertia_from_labels_is_kmeans_inertia() -> None:
 def test_separation_scores_need_two_segments() -> None:
     X, y = make_blobs(n_samples=300, centers=3, random_state=2)
     ch, db = separation_scores(X, y.astype(np.int64))
-    assert ch > 100 and 0 < db < 1
+    assert ch > 100
+    assert 0 < db < 1
     assert all(np.isnan(separation_scores(X, np.zeros(300, dtype=np.int64))))
 
 
