@@ -138,6 +138,8 @@ def test_demo_builds_a_workspace_and_prints_reports_and_profile(tmp_path: Path) 
     assert output.count("rows read") == 2
     assert "data profile" in output
     assert "Order Completed" in output
+    assert "candidates" in output
+    assert "cluster-01" in output
     assert (folder / "audience.duckdb").is_file()
     code, output = run("demo", str(folder))
     assert code == 1

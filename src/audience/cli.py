@@ -284,6 +284,10 @@ def demo(
     with _spinner("computing features"):
         features_report = steps.features()
     out_console.print(render.feature_summary(features_report))
+    with _steps() as progress:
+        segmentation = steps.segment(progress)
+    out_console.print(render.candidates(segmentation.selection))
+    out_console.print(render.segment_sizes(segmentation))
     steps.close()
     out_console.print(f"workspace: {steps.workspace.path}")
 

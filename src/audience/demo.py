@@ -1,7 +1,7 @@
 """The demo: the pipeline's steps, run on a synthetic audience in a fresh workspace.
 
 Each step is a method so the CLI can show progress between them; later steps of the flow
-(features, segments, report) are added here as they land.
+(segments with personas, report) are added here as they land.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from audience.errors import WorkspaceError
 from audience.features.summary import FeatureReport
+from audience.models.summary import SegmentationReport
+from audience.pipeline import StepProgress
 from audience.store.profile import DataProfile
 from audience.synth import GenerateResult, generate
 from audience.validate import IngestReport
@@ -63,6 +65,9 @@ class DemoSteps:
 
     def features(self) -> FeatureReport:
         return self.workspace.features(self.now)
+
+    def segment(self, progress: StepProgress | None = None) -> SegmentationReport:
+        return self.workspace.segment(self.now, progress=progress)
 
     def close(self) -> None:
         self.workspace.close()
