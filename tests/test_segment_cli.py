@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,14 +35,14 @@ def audience(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def ws(audience: Path, tmp_path: Path) -> Iterator[Path]:
+def ws(audience: Path, tmp_path: Path) -> Path:
     """A private copy of the ingested workspace, so each test starts from the same state."""
     copy = tmp_path / "ws"
     copy.mkdir()
     for item in audience.iterdir():
         (copy / item.name).write_bytes(item.read_bytes())
     (copy / ".audience-secret").chmod(0o600)
-    yield copy
+    return copy
 
 
 def cluster_runs(ws: Path) -> list[tuple[object, ...]]:
