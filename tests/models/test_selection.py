@@ -144,3 +144,59 @@ def test_predict_proba_only_when_a_mixture_is_chosen(
 def test_bad_parameters_name_themselves(params: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AutoSegmenter(**params).fit(np.random.default_rng(0).normal(size=(50, 2)))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def blobs_in_noise() -> tuple[np.ndarray, np.ndarray]:
+    """Three dense blobs and 5% uniform background (truth -1)."""
+    rng = np.random.default_rng(1)
+    X, y = make_blobs(
+        n_samples=[800, 600, 400], centers=[[0, 0], [8, 0], [4, 8]], cluster_std=0.6, random_state=1
+    )
+    background = rng.uniform(-6, 14, size=(95, 2))
+    return np.vstack([X, background]), np.concatenate([y, np.full(95, -1)])
+
+
+@pytest.mark.parametrize("method", ["dbscan", "hdbscan"])
+def test_density_candidates_report_noise(
+    blobs_in_noise: tuple[np.ndarray, np.ndarray], method: str
+) -> None:
+    X, y = blobs_in_noise
+    model = AutoSegmenter(methods=(method,), random_state=0).fit(X)
+    row = model.selection_.iloc[0]
+    assert len(model.selection_) == 1
+    assert row["k"] is None
+    assert model.n_segments_ == 3
+    assert 0 < row["noise_share"] < 0.2
+    assert (model.labels_ == -1).any()
+    clustered = y != -1
+    assert adjusted_rand_score(y[clustered], model.labels_[clustered]) >= 0.95
+
+
+def test_too_much_noise_is_rejected(blobs_in_noise: tuple[np.ndarray, np.ndarray]) -> None:
+    X, _ = blobs_in_noise
+    model = AutoSegmenter(methods=("kmeans", "dbscan"), max_noise_share=0.01, random_state=0).fit(X)
+    dbscan = model.selection_[model.selection_["method"] == "dbscan"].iloc[0]
+    assert dbscan["status"] == "rejected"
+    assert dbscan["reason"].startswith("noise ")
+    assert model.method_ == "kmeans"
+
+
+def test_hierarchical_sweep_cuts_one_tree(unequal_blobs: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = unequal_blobs
+    model = AutoSegmenter(methods=("hierarchical",), random_state=0).fit(X)
+    assert model.method_ == "hierarchical"
+    assert model.n_segments_ == 4
+    assert adjusted_rand_score(y, model.labels_) >= 0.95
+    assert model.estimator_.linkage_.shape == (len(X) - 1, 4)
+
+
+def test_kprototypes_with_a_category_column() -> None:
+    rng = np.random.default_rng(0)
+    X, y = make_blobs(n_samples=[500, 500, 500], centers=[[0, 0], [6, 0], [3, 6]], random_state=2)
+    category = np.where(rng.random(1500) < 0.9, y, rng.integers(0, 3, 1500)).astype(float)
+    data = np.column_stack([X, category])
+    params = {"kprototypes": {"categorical": [2], "gamma": 1.0}}
+    model = AutoSegmenter(methods=("kprototypes",), method_params=params, random_state=0).fit(data)
+    assert model.n_segments_ == 3
+    assert adjusted_rand_score(y, model.labels_) >= 0.95
