@@ -45,3 +45,19 @@ def test_broken_toml_is_reported_with_the_file(tmp_path: Path) -> None:
     path.write_text("[store\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ({"k_min": 8, "k_max": 4}, "k_min (8) must not exceed k_max (4)"),
+        ({"methods": ["kmeans", "kprototypes"]}, "cannot mix kprototypes"),
+        ({"methods": ["kmeans", "spectral"]}, "models.methods.1"),
+        ({"min_segment_share": 1.5}, "models.min_segment_share"),
+        ({"gmm": {"covariance_type": "banded"}}, "models.gmm.covariance_type"),
+        ({"kmeans": {"n_inits": 3}}, "unknown key 'models.kmeans.n_inits'"),
+    ],
+)
+def test_models_section_errors_name_the_key(models: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config({"models": models})

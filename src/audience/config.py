@@ -277,6 +277,13 @@ class ModelsConfig(_Section):
     def _k_range(self) -> ModelsConfig:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        if "kprototypes" in self.methods and len(self.methods) > 1:
+            # Its matrix differs (categories as codes, not one-hot), so its silhouettes are
+            # not comparable with the other methods'.
+            raise ValueError(
+                "methods cannot mix kprototypes with other methods; run it alone "
+                '(method = "kprototypes" or --method kprototypes)'
+            )
         return self
 
 
