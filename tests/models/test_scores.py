@@ -12,6 +12,7 @@ from audience.models.scores import (
     PairwiseSample,
     centers_of,
     knee,
+    mean_silhouette,
     separation_scores,
     simplified_silhouette,
     stability,
@@ -85,3 +86,14 @@ def test_stability_tells_structure_from_an_arbitrary_split() -> None:
     refit6 = lambda rows: KMeans(6, n_init=1).fit(rows).predict(uniform)  # noqa: E731
     score = stability(uniform, split.labels_, refit6, n_subsamples=3, fraction=0.5, rng=rng)
     assert score < 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mean_silhouette_equals_sklearn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 3))
+    labels = rng.integers(0, 5, 400)
+    labels[:1] = 7  # a segment of one scores 0, as in scikit-learn
+    distances = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2))
+    expected = silhouette_score(distances, labels, metric="precomputed")
+    assert mean_silhouette(distances, labels) == pytest.approx(expected)
