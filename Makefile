@@ -49,6 +49,7 @@ check: install-dev
 bench: install-dev
 	$(PY) bench/ingest.py --out bench/out/ingest
 	$(PY) bench/features.py --workspace bench/out/ingest/ws
+	$(PY) bench/models.py --workspace bench/out/ingest/ws --truth bench/out/ingest/data/truth.csv --out bench/out/models
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 The preprocessing is fitted on a seeded sample of at most ``[models] preprocess_sample``
 contacts and then transforms every contact (a sample pins medians, Yeo–Johnson lambdas and
-scales as well as all rows do, at a tenth of the time on a million). Every method but
+scales as well as all rows do, at a twentieth of the time on a million). Every method but
 k-prototypes gets the :class:`~audience.features.preprocess.Preprocessor`
 output of ``[models] features``. K-prototypes compares its categorical columns by matching,
 so they are left out of the preprocessing and appended as integer codes (a missing value is
