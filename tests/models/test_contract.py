@@ -33,7 +33,8 @@ NO_STRUCTURE = (
 RANDOM_DATA_CHECKS = (
     "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
     "check_estimators_dtypes", "check_estimators_nan_inf", "check_f_contiguous_array_estimator",
-    "check_fit2d_predict1d", "check_fit_score_takes_y", "check_methods_sample_order_invariance",
+    "check_fit2d_1feature", "check_fit2d_predict1d", "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
     "check_methods_subset_invariance", "check_n_features_in",
 )  # fmt: skip
 
