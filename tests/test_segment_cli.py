@@ -170,3 +170,10 @@ def test_every_method_runs_end_to_end(ws: Path, method: str) -> None:
             "SELECT metrics FROM runs WHERE run_id = ?", [run_id]
         ).fetchall()[0][0]
     assert json.loads(metrics)["method"] == method
+
+
+def test_help_names_the_config_keys() -> None:
+    code, output = run("segment", "--help")
+    assert code == 0
+    assert "models.methods" in output
+    assert "models.k," in output

@@ -139,7 +139,8 @@ def segment(
     method: Annotated[
         MethodChoice | None,
         typer.Option(
-            help="Clustering method; auto compares [models] methods. Default: [models] method.",
+            help="Clustering method; auto compares models.methods of audience.toml. "
+            "Default: models.method.",
             show_default=False,
         ),
     ] = None,
@@ -147,7 +148,7 @@ def segment(
         str | None,
         typer.Option(
             "--k",
-            help="Number of segments, or 'auto' to choose it. Default: [models] k, else auto.",
+            help="Number of segments, or 'auto' to choose it. Default: models.k, else auto.",
             show_default=False,
         ),
     ] = None,
