@@ -213,10 +213,11 @@ def compute_features(
 
     started = time.perf_counter()
     backend = duckdb_backend(db.con)
-    expression = feature_table(
-        backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
-    )
     with db.memory_limit(config.memory_limit):
+        # The events in scope are materialised here too: under the features' limit.
+        expression = feature_table(
+            backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
+        )
         rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
     stored = backend.table("features")
     stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)

@@ -19,7 +19,14 @@ import ibis
 import ibis.expr.types as ir
 
 from audience.features.calendar import as_of_literal, days_between, epoch_seconds
-from audience.features.scope import CART_EVENTS, ORDER, SITE_EVENTS, as_flag, as_of_date
+from audience.features.scope import (
+    CART_EVENTS,
+    ORDER,
+    SITE_EVENTS,
+    as_flag,
+    as_of_date,
+    is_event,
+)
 
 _CATEGORY_EVENTS = ("Product Viewed", "Product Added", ORDER)
 VISIT_WINDOWS = (7, 30, 90)
@@ -27,11 +34,11 @@ VISIT_WINDOWS = (7, 30, 90)
 
 def behaviour(events: ir.Table, as_of: datetime, abandon_hours: float) -> ir.Table:
     """One row per contact with any site event."""
-    site = events.filter(events.event.isin(SITE_EVENTS))
+    site = events.filter(is_event(events, *SITE_EVENTS))
     counts = site.group_by("contact_id").aggregate(
-        product_views=(site.event == "Product Viewed").sum().cast("int64"),
-        cart_adds=(site.event == "Product Added").sum().cast("int64"),
-        checkouts_started=(site.event == "Checkout Started").sum().cast("int64"),
+        product_views=is_event(site, "Product Viewed").sum().cast("int64"),
+        cart_adds=is_event(site, "Product Added").sum().cast("int64"),
+        checkouts_started=is_event(site, "Checkout Started").sum().cast("int64"),
     )
     # One row per contact and day first: counting days is then a plain sum.
     days = site.select("contact_id", "day").distinct()
@@ -58,14 +65,14 @@ def behaviour(events: ir.Table, as_of: datetime, abandon_hours: float) -> ir.Tab
 def abandoned_carts(events: ir.Table, as_of: datetime, abandon_hours: float) -> ir.Table:
     """Abandoned carts per contact (contacts without any are absent)."""
     window = round(abandon_hours * 3600)
-    cart_events = events.filter(events.event.isin(CART_EVENTS))
+    cart_events = events.filter(is_event(events, *CART_EVENTS))
     carts = cart_events.group_by(["contact_id", "day"]).aggregate(
         opened=epoch_seconds(cart_events.timestamp.min()),
         closes=epoch_seconds(cart_events.timestamp.max()) + window,
     )
     as_of_seconds = epoch_seconds(as_of_literal(as_of))
     carts = carts.filter(carts.closes <= as_of_seconds)
-    orders = events.filter(events.event == ORDER)
+    orders = events.filter(is_event(events, ORDER))
     orders = orders.select(order_contact=orders.contact_id, at=epoch_seconds(orders.timestamp))
     abandoned = carts.anti_join(
         orders,
@@ -80,7 +87,7 @@ def abandoned_carts(events: ir.Table, as_of: datetime, abandon_hours: float) -> 
 
 def top_categories(events: ir.Table) -> ir.Table:
     """Each contact's most frequent category and its share."""
-    tagged = events.filter(events.event.isin(_CATEGORY_EVENTS) & events.category.notnull())
+    tagged = events.filter(is_event(events, *_CATEGORY_EVENTS) & events.category.notnull())
     per_category = tagged.group_by(["contact_id", "category"]).aggregate(n=tagged.count())
     ranked = per_category.mutate(
         rank=ibis.row_number().over(

@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from audience.features.calendar import days_between
-from audience.features.scope import as_flag, as_of_date
+from audience.features.scope import EMAIL_EVENTS, as_flag, as_of_date, is_event
 
 DELIVERED = "Email Delivered"
 OPENED = "Email Opened"
@@ -31,7 +31,6 @@ CLICKED = "Email Link Clicked"
 BOUNCED = "Email Bounced"
 UNSUBSCRIBED = "Unsubscribed"
 COMPLAINED = "Email Marked as Spam"
-EMAIL_EVENTS = (DELIVERED, OPENED, CLICKED, BOUNCED, UNSUBSCRIBED, COMPLAINED)
 _UNIQUE_COUNTS = (
     "opens_human_unique",
     "opens_machine_unique",
@@ -43,19 +42,17 @@ _UNIQUE_COUNTS = (
 
 def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
     """One row per contact with any email event."""
-    e = events.filter(events.event.isin(EMAIL_EVENTS))
-    opened = e.event == OPENED
+    e = events.filter(is_event(events, *EMAIL_EVENTS))
+    opened = is_event(e, OPENED)
     human = opened & ~e.is_machine_open.fill_null(False)
-    clicked = e.event == CLICKED
+    clicked = is_event(e, CLICKED)
     per_contact = e.group_by("contact_id").aggregate(
-        emails_delivered=(e.event == DELIVERED).sum().cast("int64"),
+        emails_delivered=is_event(e, DELIVERED).sum().cast("int64"),
         last_open_day=e.day.max(where=human),
         last_click_day=e.day.max(where=clicked),
-        hard_bounces=(
-            (e.event == BOUNCED) & (e.bounce_type.lower().fill_null("hard") == "hard")
-        ).sum(),
-        unsubscribes=(e.event == UNSUBSCRIBED).sum(),
-        complaints=(e.event == COMPLAINED).sum(),
+        hard_bounces=(is_event(e, BOUNCED) & e.hard_bounce).sum(),
+        unsubscribes=is_event(e, UNSUBSCRIBED).sum(),
+        complaints=is_event(e, COMPLAINED).sum(),
     )
     p = per_contact.left_join(_campaign_counts(e), "contact_id").drop("contact_id_right")
     unique = {name: p[name].fill_null(0).cast("int64") for name in _UNIQUE_COUNTS}
@@ -85,14 +82,14 @@ def _campaign_counts(e: ir.Table) -> ir.Table:
     One row per contact and campaign first, then plain sums: the same numbers as counting
     distinct campaigns under each condition, far cheaper than five filtered DISTINCTs.
     """
-    touched = e.filter(e.campaign_id.notnull() & e.event.isin((OPENED, CLICKED)))
-    t_opened = touched.event == OPENED
+    touched = e.filter(e.campaign_id.notnull() & is_event(e, OPENED, CLICKED))
+    t_opened = is_event(touched, OPENED)
     t_machine = touched.is_machine_open.fill_null(False)
     per_campaign = touched.group_by(["contact_id", "campaign_id"]).aggregate(
         human=as_flag(t_opened & ~t_machine).max(),
         machine=as_flag(t_opened & t_machine).max(),
         opened=as_flag(t_opened).max(),
-        clicked=as_flag(touched.event == CLICKED).max(),
+        clicked=as_flag(is_event(touched, CLICKED)).max(),
     )
     c = per_campaign
     return c.group_by("contact_id").aggregate(

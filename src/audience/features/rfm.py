@@ -18,12 +18,12 @@ import ibis
 import ibis.expr.types as ir
 
 from audience.features.calendar import days_between
-from audience.features.scope import ORDER, as_of_date
+from audience.features.scope import ORDER, as_of_date, is_event
 
 
 def orders_of(events: ir.Table) -> ir.Table:
     """Order events, with revenue defaulting to 0."""
-    orders = events.filter(events.event == ORDER)
+    orders = events.filter(is_event(events, ORDER))
     return orders.mutate(revenue=orders.revenue.fill_null(0.0))
 
 

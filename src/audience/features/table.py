@@ -47,8 +47,8 @@ FEATURE_COLUMNS = (
 
 
 _EVENT_COLUMNS = (
-    "contact_id", "event", "timestamp", "day", "revenue", "category", "campaign_id",
-    "is_machine_open", "bounce_type",
+    "contact_id", "kind", "timestamp", "day", "revenue", "category", "campaign_id",
+    "is_machine_open", "hard_bounce",
 )  # fmt: skip
 
 
