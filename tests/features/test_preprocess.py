@@ -266,6 +266,17 @@ def test_names_match_width_and_pandas_output_keeps_the_index() -> None:
     np.testing.assert_allclose(out.to_numpy(), array)
 
 
+def test_transform_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = audience_frame(n=301)
+    model = build_preprocessor().fit(frame)
+    whole = model.transform(frame)
+    monkeypatch.setattr("audience.features.preprocess._BLOCK_ROWS", 40)  # 8 blocks, 21 rows last
+    np.testing.assert_array_equal(model.transform(frame), whole)
+    framed = build_preprocessor().set_output(transform="pandas").fit(frame).transform(frame)
+    assert framed.index.equals(frame.index)
+    np.testing.assert_array_equal(framed.to_numpy(), whole)
+
+
 def test_unusable_columns_are_dropped_with_reasons() -> None:
     frame = pd.DataFrame(
         {

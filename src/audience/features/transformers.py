@@ -61,7 +61,8 @@ class SignedLog1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # typ
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", copy=True, reset=False
         )
         part = X[:, self.columns_]
-        X[:, self.columns_] = np.sign(part) * np.log1p(np.abs(part))
+        magnitude = np.log1p(np.abs(part))
+        X[:, self.columns_] = np.copysign(magnitude, part, out=magnitude)
         return X  # type: ignore[no-any-return]
 
     def inverse_transform(self, X: Any) -> Matrix:
