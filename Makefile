@@ -18,13 +18,16 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-# Debian packages the tests need: a PostgreSQL server (started by the test fixtures) and
-# Java 17 for Spark in local mode. Installed only where missing; needs root (or sudo).
+# Debian packages the tests need: a PostgreSQL server (started by the test fixtures), Java 17
+# for Spark in local mode, and chromium for the browser tests (Playwright drives Debian's
+# build; it never downloads its own). Installed only where missing; needs root (or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1 \
+		|| ! [ -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql openjdk-17-jre-headless; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql \
+			openjdk-17-jre-headless chromium; \
 	fi
 
 install: $(VENV)/.installed
