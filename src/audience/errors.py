@@ -12,7 +12,8 @@ that paragraph and exits non-zero, without a traceback.
     │   ├── SourceFileError    missing, unreadable, or not in a format we read
     │   └── MissingColumnsError a required column is absent after mapping
     ├── GenerateError          the synthetic generator was asked for something impossible
-    └── SegmentationError      no clustering candidate passed the guards, or no features to cluster
+    ├── SegmentationError      no clustering candidate passed the guards, or no features to cluster
+    └── RuleError              a segment rule is not a safe expression over known columns
 """
 
 from __future__ import annotations
@@ -81,3 +82,7 @@ def _quoted(names: Sequence[str]) -> str:
 class SegmentationError(AudienceError):
     """Segmentation cannot give a trustworthy answer (every candidate failed a guard, or the
     workspace has nothing to cluster); nothing was stored."""
+
+
+class RuleError(AudienceError):
+    """A segment rule is not a safe boolean expression over known columns; nothing changed."""
