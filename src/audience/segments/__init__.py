@@ -1,0 +1,1 @@
+"""Segments: named groups of contacts, from clustering or from rules."""
