@@ -1,0 +1,154 @@
+"""The report in headless Chromium, offline: every chart drawn, no error, no request out.
+
+Drives Debian's /usr/bin/chromium through Playwright (never a browser Playwright downloads).
+The report is the full fixture with a segment named ``<script>alert(1)</script>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, Route, sync_playwright
+
+from audience.report import report_figures, write_report
+from tests.report.fixtures import HOSTILE, TOTAL, hostile, report_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed at /usr/bin/chromium (make system-deps)",
+    ),
+]
+
+ALL_DRAWN = """() => {
+  const divs = [...document.querySelectorAll('.plotly-graph-div')];
+  return divs.length > 0 && divs.every(d => d._fullLayout && d.querySelector('svg.main-svg'));
+}"""
+
+
+@dataclass
+class Loaded:
+    """The open page and what happened while it loaded."""
+
+    page: Page
+    figures: list[str]
+    errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    data = hostile(report_data(hierarchical=True))
+    path = write_report(data, tmp_path_factory.mktemp("report") / "report.html")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        seen = Loaded(page, list(report_figures(data)))
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                seen.errors.append(f"console: {message.text}")
+
+        def on_page_error(error: Error) -> None:
+            seen.errors.append(f"page error: {error.message}")
+
+        def on_dialog(dialog: Dialog) -> None:
+            seen.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        def offline(route: Route) -> None:
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                seen.blocked.append(route.request.url)
+                route.abort()
+
+        page.on("console", on_console)
+        page.on("pageerror", on_page_error)
+        page.on("dialog", on_dialog)
+        page.route("**/*", offline)
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function(ALL_DRAWN, timeout=30_000)
+        yield seen
+        browser.close()
+
+
+def test_page_loads_offline_without_errors_or_dialogs(loaded: Loaded) -> None:
+    assert loaded.errors == []
+    assert loaded.blocked == []
+    assert loaded.dialogs == []  # the segment named <script>alert(1)</script> ran nothing
+
+
+def test_every_embedded_chart_is_drawn(loaded: Loaded) -> None:
+    drawn = loaded.page.evaluate(
+        """() => [...document.querySelectorAll('.plotly-graph-div')].map(d => ({
+            id: d.id,
+            svg: d.querySelectorAll('svg.main-svg').length,
+            canvas: d.querySelectorAll('canvas').length,
+            traces: d.data.length,
+        }))"""
+    )
+    assert [chart["id"] for chart in drawn] == loaded.figures
+    assert len(drawn) == 8
+    assert all(chart["svg"] > 0 and chart["traces"] > 0 for chart in drawn), drawn
+    projection = next(chart for chart in drawn if chart["id"] == "fig-projection")
+    assert projection["canvas"] > 0  # Scattergl draws on WebGL canvases
+
+
+def test_heatmap_and_scatter_hold_the_data(loaded: Loaded) -> None:
+    page = loaded.page
+    # _fullData: the traces as Plotly drew them (numeric arrays arrive base64-encoded in .data)
+    shape = page.evaluate(
+        """() => { const z = document.getElementById('fig-lift')._fullData[0].z;
+                   return [z.length, z[0].length]; }"""
+    )
+    assert shape == [4, 3]
+    heatmap_texts = page.locator("#fig-lift text").all_text_contents()
+    assert "3.10" in heatmap_texts
+    points = page.evaluate(
+        """() => document.getElementById('fig-projection')._fullData
+                 .reduce((n, t) => n + t._length, 0)"""
+    )
+    assert points == TOTAL
+
+
+def test_hostile_segment_name_is_shown_as_plain_text(loaded: Loaded) -> None:
+    page = loaded.page
+    card = page.locator('.card[data-segment="customers/high-value"] h3')
+    assert card.inner_text() == HOSTILE
+    assert page.locator("#fig-tree text", has_text=HOSTILE).count() >= 1
+    assert page.evaluate("document.querySelectorAll('body script').length") == len(loaded.figures)
+
+
+def test_nothing_rendered_points_outside_the_file(loaded: Loaded) -> None:
+    outside = loaded.page.evaluate(
+        """() => [...document.querySelectorAll('[src], [href], [srcset]')]
+                 .flatMap(e => ['src', 'href', 'srcset'].map(a => e.getAttribute(a)))
+                 .filter(v => v && !v.startsWith('#') && !v.startsWith('data:'))"""
+    )
+    assert outside == []
+
+
+def test_nav_link_takes_the_reader_to_its_section(loaded: Loaded) -> None:
+    page = loaded.page
+    page.get_by_role("link", name="Dendrogram").click()
+    page.wait_for_function("location.hash === '#dendrogram'")
+    top = page.evaluate("document.getElementById('dendrogram').getBoundingClientRect().top")
+    assert 0 <= top < 120
+    assert page.locator("#dendrogram h2").is_visible()
