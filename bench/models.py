@@ -2,11 +2,11 @@
 
 Three phases, each in its own process, so each peak RSS is its own:
 
-1. ``features+segment``: ``Workspace.segment(as_of)`` end to end (features computed and
+1. ``features+segment``: ``Workspace.cluster(as_of)`` end to end (features computed and
    stored, preprocessing, selection over k = 2..12 on a sample, final fit on every contact,
    memberships stored), with the time of each step it reports.
 2. ``ours``: from the stored features, ``clustering_input`` + ``AutoSegmenter`` set up as
-   ``audience.pipeline.segment_contacts`` sets them up from the workspace's config.
+   ``audience.pipeline.cluster_contacts`` sets them up from the workspace's config.
 3. ``baseline``: the same features, ``CLUSTER_FEATURES`` with missing values filled with the
    column median, ``StandardScaler``, then for each k in 2..12 scikit-learn ``KMeans``
    (defaults) on every row and the silhouette of a 10k sample; the best silhouette wins.
@@ -98,7 +98,7 @@ def _segment(workspace: str, truth: str) -> dict[str, Any]:
 
     steps = _Steps()
     with Workspace(workspace) as ws:
-        report = ws.segment(AS_OF, progress=steps)
+        report = ws.cluster(AS_OF, progress=steps)
         seconds = time.perf_counter() - steps.started
         rss = _peak_rss_mb()
         stored = ws.database.con.sql(
@@ -131,9 +131,9 @@ def _read(workspace: str) -> tuple[Any, Any, float]:
 
 
 def _ours(workspace: str, truth: str) -> dict[str, Any]:
-    """Preprocessing and selection + final fit, set up as ``segment_contacts`` does."""
+    """Preprocessing and selection + final fit, set up as ``cluster_contacts`` does."""
+    from audience.models.configured import configured_segmenter
     from audience.models.inputs import clustering_input
-    from audience.models.selection import AutoSegmenter
 
     frame, config, load = _read(workspace)
     models = config.models
@@ -141,25 +141,9 @@ def _ours(workspace: str, truth: str) -> dict[str, Any]:
     started = time.perf_counter()
     inputs = clustering_input(frame, models, config.preprocess, methods[0])
     prepared = time.perf_counter()
-    params = {m: getattr(models, m).model_dump() for m in methods}
-    if "kprototypes" in params:
-        del params["kprototypes"]["categorical"]
-        params["kprototypes"]["categorical"] = inputs.categorical
     steps = _Steps()
-    segmenter = AutoSegmenter(
-        methods=methods,
-        k_range=(models.k, models.k) if models.k else (models.k_min, models.k_max),
-        min_segment_share=models.min_segment_share,
-        max_noise_share=models.max_noise_share,
-        min_stability=models.min_stability,
-        tolerance=models.tolerance,
-        sample_size=models.sample_size,
-        silhouette_sample=models.silhouette_sample,
-        n_subsamples=models.n_subsamples,
-        method_params=params,
-        enforce_guards=not (models.method != "auto" and models.k),
-        progress=steps,
-        random_state=models.random_state,
+    segmenter = configured_segmenter(
+        models, models.method, models.k, inputs.categorical, progress=steps
     ).fit(inputs.matrix)
     done = time.perf_counter()
     rss = _peak_rss_mb()

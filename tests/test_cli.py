@@ -133,13 +133,19 @@ def test_generate_refuses_a_bad_dirty_rate(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_builds_a_workspace_and_prints_reports_and_profile(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    code, output = run("demo", str(folder), "--contacts", "500", "--seed", "1")
+    code, output = run(
+        "demo", str(folder), "--contacts", "2000", "--seed", "1", env={"COLUMNS": "250"}
+    )
     assert code == 0, output
     assert output.count("rows read") == 2
     assert "data profile" in output
     assert "Order Completed" in output
     assert "candidates" in output
-    assert "cluster-01" in output
+    assert "suppressed/unsubscribed" in output
+    assert "customers/" in output  # clusters inside customers, named after their personas
+    reports = list((folder / "reports").glob("seg-*.html"))
+    assert len(reports) == 1
+    assert f"report: {reports[0]}" in output
     assert (folder / "audience.duckdb").is_file()
     code, output = run("demo", str(folder))
     assert code == 1

@@ -1,4 +1,5 @@
-"""``audience segment``: a run stored with every contact, the candidates shown, clear errors."""
+"""``audience segment --flat``: one clustering of every contact stored, the candidates shown,
+clear errors. (The segment tree is tested in ``tests/test_segments_cli.py``.)"""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def cluster_runs(ws: Path) -> list[tuple[object, ...]]:
 
 
 def test_segment_stores_every_contact_and_the_selection_table(ws: Path) -> None:
-    code, output = run("segment", "--as-of", DAY, "--workspace", str(ws))
+    code, output = run("segment", "--flat", "--as-of", DAY, "--workspace", str(ws))
     assert code == 0, output
     assert "candidates" in output
     assert "chosen" in output
@@ -87,7 +88,7 @@ def test_segment_stores_every_contact_and_the_selection_table(ws: Path) -> None:
 
 def test_mixture_with_fixed_k_stores_probabilities(ws: Path) -> None:
     code, output = run(
-        "segment", "--method", "gmm", "--k", "3", "--as-of", DAY, "--workspace", str(ws)
+        "segment", "--flat", "--method", "gmm", "--k", "3", "--as-of", DAY, "--workspace", str(ws)
     )
     assert code == 0, output
     [(run_id, members, probabilities)] = cluster_runs(ws)
@@ -105,8 +106,9 @@ def test_mixture_with_fixed_k_stores_probabilities(ws: Path) -> None:
 def test_two_runs_get_two_ids(ws: Path) -> None:
     for _ in range(2):
         code, output = run(
-            "segment", "--method", "kmeans", "--k", "4", "--as-of", DAY, "--workspace", str(ws)
-        )
+            "segment", "--flat", "--method", "kmeans", "--k", "4", "--as-of", DAY,
+            "--workspace", str(ws),
+        )  # fmt: skip
         assert code == 0, output
     runs = cluster_runs(ws)
     assert len(runs) == 2
@@ -115,7 +117,7 @@ def test_two_runs_get_two_ids(ws: Path) -> None:
 
 @pytest.mark.parametrize("k", ["1", "seven", "-3"])
 def test_bad_k_is_a_clear_error(ws: Path, k: str) -> None:
-    code, output = run("segment", "--k", k, "--as-of", DAY, "--workspace", str(ws))
+    code, output = run("segment", "--flat", "--k", k, "--as-of", DAY, "--workspace", str(ws))
     assert code != 0
     assert "Traceback" not in output
     assert cluster_runs(ws) == []
@@ -133,7 +135,9 @@ def test_guards_that_nothing_passes_store_nothing_and_explain(ws: Path) -> None:
     text = config.read_text().replace("min_stability = 0.75", "min_stability = 1.0")
     text = text.replace("k_min = 2", "k_min = 9")
     config.write_text(text)
-    code, output = run("segment", "--method", "kmeans", "--as-of", DAY, "--workspace", str(ws))
+    code, output = run(
+        "segment", "--flat", "--method", "kmeans", "--as-of", DAY, "--workspace", str(ws)
+    )
     assert code == 1
     assert "No segmentation passed the guards" in output
     assert "unstable" in output
@@ -154,7 +158,9 @@ def test_bad_models_config_names_the_key(ws: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["hierarchical", "dbscan", "hdbscan", "kprototypes"])
 def test_every_method_runs_end_to_end(ws: Path, method: str) -> None:
-    code, output = run("segment", "--method", method, "--as-of", DAY, "--workspace", str(ws))
+    code, output = run(
+        "segment", "--flat", "--method", method, "--as-of", DAY, "--workspace", str(ws)
+    )
     assert "Traceback" not in output
     if code == 1 and method in ("dbscan", "hdbscan"):
         # On 18 behaviour columns density methods find one blob or mostly noise; the

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from audience import console as render
 from audience.errors import AudienceError, ConfigError
 from audience.ingest import Kind, parse_explicit
 from audience.workspace import Workspace
+
+if TYPE_CHECKING:
+    from audience.segments.summary import TreeReport
 
 app = typer.Typer(
     name="audience",
@@ -160,17 +163,159 @@ def segment(
             show_default=False,
         ),
     ] = None,
+    flat: Annotated[
+        bool,
+        typer.Option(
+            "--flat",
+            help="Cluster every contact together: no suppression, rules or personas.",
+        ),
+    ] = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Cluster contacts into segments: features, preprocessing, choice of method and k, fit.
+    """Segment contacts: suppression, broad rule segments, clusters inside each, personas.
 
-    Every contact's segment (and probability, for mixtures) is stored under a new run id,
-    with the configuration and the table of candidates considered.
+    The hierarchy is [segments] in audience.toml; clustering is [models] (--method and --k
+    override it in every broad segment without its own). Every contact's segment (and
+    probability, for mixtures) is stored under a new run id with the configuration, the
+    candidates considered, the personas and the rules that explain them.
     """
     with Workspace(workspace) as ws, _steps() as progress:
-        report = ws.segment(parse_as_of(as_of), method=method, k=parse_k(k), progress=progress)
-    out_console.print(render.candidates(report.selection))
-    out_console.print(render.segment_sizes(report))
+        moment = parse_as_of(as_of)
+        if flat:
+            flat_report = ws.cluster(moment, method=method, k=parse_k(k), progress=progress)
+        else:
+            report = ws.segment(moment, method=method, k=parse_k(k), progress=progress)
+    if flat:
+        out_console.print(render.candidates(flat_report.selection))
+        out_console.print(render.segment_sizes(flat_report))
+        return
+    _print_tree_report(report)
+
+
+def _print_tree_report(report: TreeReport) -> None:
+    for branch in report.branches.to_dict(orient="records"):
+        chosen = report.selection
+        if not chosen.empty and "branch" in chosen:
+            table = chosen[chosen["branch"] == branch["branch"]]
+            if not table.empty:
+                out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
+                out_console.print(render.candidates(table))
+                continue
+        out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
+    title = (
+        f"run {report.run_id}: {len(report.leaves)} segments "
+        f"(surrogate rules fit {report.fidelity:.0%}; {report.seconds:.1f} s)"
+    )
+    out_console.print(render.segment_tree(report.segments, title))
+    if report.unassigned:
+        out_console.print(
+            f"[yellow]{report.unassigned:,} contacts matched no broad rule[/] and have no "
+            "segment (set [segments] fallback to keep them)."
+        )
+
+
+segments_app = typer.Typer(
+    help="List, show and rename the segments of a run (default: the newest).",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(segments_app, name="segments")
+
+RunOption = Annotated[
+    str | None,
+    typer.Option("--run", help="A run id (default: the newest segmentation).", show_default=False),
+]
+
+
+@segments_app.callback()
+@friendly
+def segments_list(
+    context: typer.Context, run: RunOption = None, workspace: WorkspaceOption = Path(".")
+) -> None:
+    """The segment tree with names, sizes, stages and key traits."""
+    if context.invoked_subcommand is not None:
+        return
+    with Workspace(workspace) as ws:
+        run_id = ws.run_id(run)
+        tree = ws.segments(run_id)
+    out_console.print(render.segment_tree(tree, f"run {run_id}"))
+
+
+@segments_app.command("show")
+@friendly
+def segments_show(
+    segment_id: Annotated[str, typer.Argument(help="The segment's id (its path).")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """One segment: persona, traits, messaging, suggested actions, rules and KPIs."""
+    with Workspace(workspace) as ws:
+        row = ws.find_segment(segment_id, run)
+    out_console.print(render.segment_detail(row.to_dict(), row["definition"]))
+
+
+@segments_app.command("rename")
+@friendly
+def segments_rename(
+    segment_id: Annotated[str, typer.Argument(help="The segment's id (its path).")],
+    name: Annotated[str, typer.Argument(help="The new name.")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Rename a segment; later runs keep the name for the same segment id."""
+    with Workspace(workspace) as ws:
+        ws.rename_segment(segment_id, name, run)
+    out_console.print(f"renamed {segment_id} to {name.strip()!r}")
+
+
+PlatformChoice = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
+
+
+@app.command()
+@friendly
+def export(
+    segment: Annotated[
+        str, typer.Option("--segment", help="The segment to export (with everything under it).")
+    ],
+    platform: Annotated[
+        PlatformChoice | None,
+        typer.Option(help="Write the columns this platform's CSV import expects."),
+    ] = None,
+    file_format: Annotated[Literal["csv"], typer.Option("--format", help="File format.")] = "csv",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output file. Default: exports/<segment>[-<platform>].csv."),
+    ] = None,
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Write a segment's members for an email platform. Suppressed contacts never are."""
+    with Workspace(workspace) as ws:
+        name = segment.replace("/", "__") + (f"-{platform}" if platform else "")
+        target = out or ws.path / "exports" / f"{name}.{file_format}"
+        result = ws.export(segment, target, platform=platform, run_id=run)
+    out_console.print(f"[green]wrote[/] {result.rows:,} contacts to {result.path}")
+    if result.suppressed_now:
+        out_console.print(f"  left out {result.suppressed_now:,} suppressed contacts")
+    if result.without_email:
+        out_console.print(f"  left out {result.without_email:,} contacts without an email")
+
+
+@app.command()
+@friendly
+def report(
+    run: Annotated[
+        str | None, typer.Argument(help="A run id (default: the newest segmentation).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file. Default: reports/<run>.html.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Write one self-contained HTML report of a run; it opens offline in any browser."""
+    with Workspace(workspace) as ws, _spinner("writing the report"):
+        path = ws.report(run, out)
+    out_console.print(f"[green]report[/]: {path}")
 
 
 def parse_k(text: str | None) -> int | None:
@@ -267,7 +412,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     dirty: Annotated[float, typer.Option(help="Share of bad rows injected.")] = 0.01,
 ) -> None:
-    """Generate a synthetic audience into a fresh workspace and run the pipeline on it."""
+    """Generate a synthetic audience into a fresh workspace and run the whole pipeline on it:
+    ingest, features, the segment tree with personas, and the HTML report."""
     from audience.demo import DemoSteps
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -287,10 +433,12 @@ def demo(
     out_console.print(render.feature_summary(features_report))
     with _steps() as progress:
         segmentation = steps.segment(progress)
-    out_console.print(render.candidates(segmentation.selection))
-    out_console.print(render.segment_sizes(segmentation))
+    _print_tree_report(segmentation)
+    with _spinner("writing the report"):
+        report_path = steps.report(segmentation.run_id)
     steps.close()
     out_console.print(f"workspace: {steps.workspace.path}")
+    out_console.print(f"[green]report[/]: {report_path}")
 
 
 def parse_as_of(text: str | None) -> datetime | None:

@@ -293,6 +293,70 @@ class ModelsConfig(_Section):
         return self
 
 
+SegmentSlug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+"""A segment path component: lower-case letters, digits, ``-`` and ``_``."""
+
+_DEFAULT_SUPPRESS = {
+    "unsubscribed": "is_unsubscribed = 1",
+    "bounced": "is_bounced = 1",
+    "complained": "is_complained = 1",
+    "no_consent": "consent IS NULL OR consent <> 'subscribed'",
+}
+
+
+class BroadSegment(_Section):
+    """A rule segment of the second layer (``[[segments.broad]]``); the first match wins."""
+
+    id: SegmentSlug
+    """The segment's id and the first part of its children's paths (``customers/…``)."""
+    rule: str = Field(min_length=1)
+    """A SQL condition over feature and contact columns, e.g. ``order_count >= 1``."""
+    name: str | None = None
+    """A display name; unset: named like a persona from its profile."""
+    cluster: bool = True
+    """Cluster the contacts of this segment (``[models]``, with ``method`` and ``k`` below)."""
+    method: (
+        Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"] | None
+    ) = None
+    """Overrides ``models.method`` inside this segment."""
+    k: Annotated[int, Field(ge=2)] | None = None
+    """Overrides ``models.k`` inside this segment."""
+
+
+class SegmentsConfig(_Section):
+    """The segment hierarchy (``[segments]``): suppression, broad rule segments, clusters
+    inside each, and a fallback. Rules are SQL conditions over the feature columns and the
+    contact columns ``consent``, ``signup_at`` and ``email_domain``."""
+
+    suppress: dict[SegmentSlug, str] = Field(default_factory=lambda: dict(_DEFAULT_SUPPRESS))
+    """Reason → rule. A contact matching any is ``suppressed/<reason>`` (the first that
+    matches) and is left out of everything downstream: clustering, profiles, exports."""
+    broad: list[BroadSegment] = Field(
+        default_factory=lambda: [
+            BroadSegment(id="customers", rule="order_count >= 1", name="Customers"),
+            BroadSegment(id="prospects", rule="order_count = 0", name="Prospects"),
+        ]
+    )
+    """The broad segments, in order; a contact joins the first whose rule it matches."""
+    fallback: SegmentSlug | None = "other"
+    """Where contacts matching no broad rule go (not clustered); unset: they get no segment."""
+    min_share: Annotated[float, Field(ge=0, lt=0.5)] = 0.01
+    """A cluster under this share of its branch is merged into its nearest neighbour."""
+    min_cluster_contacts: Annotated[int, Field(ge=10)] = 200
+    """A branch with fewer contacts than this is one segment, not clustered."""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SegmentsConfig:
+        ids = [b.id for b in self.broad] + ([self.fallback] if self.fallback else [])
+        taken = {"suppressed", *(i for i in ids if ids.count(i) > 1)}
+        clash = sorted(taken & set(ids))
+        if clash:
+            raise ValueError(
+                f"segment ids must be unique and not 'suppressed'; repeated or reserved: {clash}"
+            )
+        return self
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
@@ -301,6 +365,7 @@ class WorkspaceConfig(_Section):
     features: FeaturesConfig = FeaturesConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
     models: ModelsConfig = ModelsConfig()
+    segments: SegmentsConfig = SegmentsConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -402,6 +467,35 @@ min_samples = 10
 
 [models.kprototypes]
 categorical = ["top_category", "engagement_tier"]
+
+[segments]
+# Segments are a tree: suppressed contacts first, then broad rule segments (first match
+# wins), clusters inside each, then the fallback. Rules are SQL conditions over the feature
+# columns and the contact columns consent, signup_at and email_domain.
+# A cluster under this share of its branch is merged into its nearest neighbour.
+min_share = 0.01
+# A branch with fewer contacts than this is one segment, not clustered.
+min_cluster_contacts = 200
+# Where contacts matching no broad rule go (not clustered). Remove it to leave them out.
+fallback = "other"
+
+[segments.suppress]
+# reason = rule: matching contacts are suppressed/<reason>, left out of clustering and exports.
+unsubscribed = "is_unsubscribed = 1"
+bounced = "is_bounced = 1"
+complained = "is_complained = 1"
+no_consent = "consent IS NULL OR consent <> 'subscribed'"
+
+[[segments.broad]]
+id = "customers"
+rule = "order_count >= 1"
+name = "Customers"
+# cluster = true; method = "kmeans"; k = 5   (override [models] inside this segment)
+
+[[segments.broad]]
+id = "prospects"
+rule = "order_count = 0"
+name = "Prospects"
 """
 
 

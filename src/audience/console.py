@@ -149,6 +149,76 @@ def segment_sizes(report: SegmentationReport) -> Table:
     return table
 
 
+def segment_tree(segments: pd.DataFrame, title: str) -> Table:
+    """The tree, one row per segment: its path indented under its parent, name, size, share,
+    journey stage and strongest trait. ``segments`` is a run's node table."""
+    table = Table(title=title, title_justify="left")
+    for header in ("segment", "name", "contacts", "share", "stage", "key trait"):
+        table.add_column(header, justify="right" if header in ("contacts", "share") else "left")
+    for row, depth in _tree_order(segments):
+        traits = row.get("traits")
+        trait = traits[0] if isinstance(traits, list | tuple) and len(traits) else ""
+        suppressed = str(row["segment_id"]).startswith("suppressed")
+        table.add_row(
+            Text("  " * depth + str(row["segment_id"])),
+            Text(str(row["name"] or "")),
+            f"{int(row['size']):,}",
+            f"{float(row['share']):.1%}",
+            row["stage"] if isinstance(row.get("stage"), str) else "",
+            Text(trait),
+            style="dim" if suppressed else ("bold" if depth == 0 else None),
+        )
+    return table
+
+
+def _tree_order(segments: pd.DataFrame) -> list[tuple[dict[Hashable, Any], int]]:
+    """Rows depth-first, roots and siblings by decreasing size (suppressed first)."""
+    rows = segments.to_dict(orient="records")
+    children: dict[Any, list[dict[Hashable, Any]]] = {}
+    for row in rows:
+        parent = row["parent_id"] if isinstance(row["parent_id"], str) else None
+        children.setdefault(parent, []).append(row)
+
+    def walk(parent: str | None, depth: int) -> list[tuple[dict[Hashable, Any], int]]:
+        ordered = sorted(
+            children.get(parent, []),
+            key=lambda r: (r["segment_id"] != "suppressed", -int(r["size"]), r["segment_id"]),
+        )
+        out: list[tuple[dict[Hashable, Any], int]] = []
+        for row in ordered:
+            out.append((row, depth))
+            out += walk(str(row["segment_id"]), depth + 1)
+        return out
+
+    return walk(None, 0)
+
+
+def segment_detail(row: dict[Hashable, Any], definition: dict[str, Any]) -> Group:
+    """One segment: name, size, persona (stage, traits, messaging, actions), rules, KPIs."""
+    lines: list[Any] = [
+        Text(f"{row['name']}  ({row['segment_id']})", style="bold"),
+        Text(f"{int(row['size']):,} contacts, {float(row['share']):.1%} of the audience"),
+    ]
+    persona = definition.get("persona") or {}
+    if persona:
+        lines.append(Text(f"stage: {persona.get('stage', '')}"))
+        lines += [Text(f"  • {trait}") for trait in persona.get("traits", [])]
+        lines.append(Text(f"messaging: {persona.get('messaging', '')}"))
+        lines += [Text(f"  → {action}") for action in persona.get("actions", [])]
+    if definition.get("rule"):
+        lines.append(Text(f"rule: {definition['rule']}"))
+    for rule in definition.get("rules", []):
+        lines.append(Text(f"explained by: {rule}"))
+    profile = definition.get("profile") or {}
+    shown = {k: v for k, v in profile.items() if isinstance(v, int | float) and k != "size"}
+    if shown:
+        kpis = Table.grid(padding=(0, 2))
+        for key, value in shown.items():
+            kpis.add_row(key, f"{value:.3g}")
+        lines.append(kpis)
+    return Group(*lines)
+
+
 def _score(value: float | None) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
 

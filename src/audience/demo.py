@@ -1,7 +1,7 @@
 """The demo: the pipeline's steps, run on a synthetic audience in a fresh workspace.
 
-Each step is a method so the CLI can show progress between them; later steps of the flow
-(segments with personas, report) are added here as they land.
+Each step is a method so the CLI can show progress between them: generate, ingest,
+features, the segment tree (suppression, rules, clusters, personas), the HTML report.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from audience.errors import WorkspaceError
 from audience.features.summary import FeatureReport
-from audience.models.summary import SegmentationReport
 from audience.pipeline import StepProgress
+from audience.segments.summary import TreeReport
 from audience.store.profile import DataProfile
 from audience.synth import GenerateResult, generate
 from audience.validate import IngestReport
@@ -66,8 +66,11 @@ class DemoSteps:
     def features(self) -> FeatureReport:
         return self.workspace.features(self.now)
 
-    def segment(self, progress: StepProgress | None = None) -> SegmentationReport:
+    def segment(self, progress: StepProgress | None = None) -> TreeReport:
         return self.workspace.segment(self.now, progress=progress)
+
+    def report(self, run_id: str) -> Path:
+        return self.workspace.report(run_id)
 
     def close(self) -> None:
         self.workspace.close()

@@ -45,6 +45,7 @@ from audience.validate import (
 if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
+    from audience.segments.summary import TreeReport
 
 Progress = Callable[[int], None]
 
@@ -240,7 +241,7 @@ StepProgress = Callable[[str, int, int], None]
 """``progress(step, done, total)`` for multi-step work such as segmentation."""
 
 
-def segment_contacts(
+def cluster_contacts(
     db: Database,
     config: WorkspaceConfig,
     as_of: datetime,
@@ -256,8 +257,7 @@ def segment_contacts(
     are computed (and stored) first. The run, its segments and every contact's membership
     are stored together, or, if anything fails, nothing is.
     """
-    from audience.models.inputs import clustering_input
-    from audience.models.selection import AutoSegmenter
+    from audience.models.configured import fit_segmenter
     from audience.models.summary import describe_run
     from audience.store.features_table import read_features
     from audience.store.segment_runs import new_run_id, save_cluster_run
@@ -270,28 +270,10 @@ def segment_contacts(
     models = config.models
     chosen_method = method or models.method
     fixed_k = k if k is not None else models.k
-    methods = list(models.methods) if chosen_method == "auto" else [chosen_method]
     step("preprocessing", 0, 1)
-    inputs = clustering_input(frame, models, config.preprocess, methods[0])
-    params = {m: getattr(models, m).model_dump() for m in methods}
-    if "kprototypes" in params:
-        del params["kprototypes"]["categorical"]
-        params["kprototypes"]["categorical"] = inputs.categorical
-    segmenter = AutoSegmenter(
-        methods=methods,
-        k_range=(fixed_k, fixed_k) if fixed_k else (models.k_min, models.k_max),
-        min_segment_share=models.min_segment_share,
-        max_noise_share=models.max_noise_share,
-        min_stability=models.min_stability,
-        tolerance=models.tolerance,
-        sample_size=models.sample_size,
-        silhouette_sample=models.silhouette_sample,
-        n_subsamples=models.n_subsamples,
-        method_params=params,
-        enforce_guards=not (chosen_method != "auto" and fixed_k),
-        progress=progress,
-        random_state=models.random_state,
-    ).fit(inputs.matrix)
+    segmenter, inputs = fit_segmenter(
+        frame, models, config.preprocess, method=chosen_method, k=fixed_k, progress=progress
+    )
     report = describe_run(segmenter, inputs, chosen_method, fixed_k)
     run_id = new_run_id(db, created_at)
     save_cluster_run(
@@ -312,3 +294,21 @@ def segment_contacts(
         definitions=report.definitions(),
     )
     return report.stored(run_id, as_of, time.perf_counter() - started)
+
+
+def segment_audience(
+    db: Database,
+    config: WorkspaceConfig,
+    as_of: datetime,
+    *,
+    created_at: datetime,
+    method: str | None = None,
+    k: int | None = None,
+    progress: StepProgress | None = None,
+) -> TreeReport:
+    """The ``[segments]`` tree: see :mod:`audience.segmenting`."""
+    from audience.segmenting import segment_tree_run
+
+    return segment_tree_run(
+        db, config, as_of, created_at=created_at, method=method, k=k, progress=progress
+    )

@@ -19,24 +19,29 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
 from audience.errors import ConfigError, WorkspaceError
 from audience.ingest import Kind
 from audience.pipeline import (
     Progress,
     StepProgress,
+    cluster_contacts,
     compute_features,
     ingest_file,
     resolve_kind,
-    segment_contacts,
+    segment_audience,
 )
 from audience.store import Database, create_secret, read_secret
 from audience.store.profile import DataProfile, profile
 from audience.validate import IngestReport
 
 if TYPE_CHECKING:
+    from audience.activate.exports import ExportResult, Platform
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
+    from audience.segments.summary import TreeReport
 
 
 class Workspace:
@@ -147,15 +152,16 @@ class Workspace:
         method: str | None = None,
         k: int | None = None,
         progress: StepProgress | None = None,
-    ) -> SegmentationReport:
-        """Cluster every contact and store the run (memberships under a new run id).
+    ) -> TreeReport:
+        """Segment every contact by the ``[segments]`` hierarchy and store the run.
 
-        Computes the features at ``as_of`` (default now), preprocesses them, chooses the
-        method and number of segments (``[models]`` in ``audience.toml``; ``method`` and
-        ``k`` override it), fits the choice to every contact and stores it.
+        Computes the features at ``as_of`` (default now); suppresses, applies the broad
+        rules, clusters inside each broad segment (``[models]``; ``method`` and ``k``
+        override it), merges small clusters, names every segment after its persona,
+        explains them with surrogate rules, and stores it all under a new run id.
         """
         moment = _aware(as_of)
-        return segment_contacts(
+        return segment_audience(
             self.database,
             self.config,
             moment,
@@ -164,6 +170,106 @@ class Workspace:
             k=k,
             progress=progress,
         )
+
+    def cluster(
+        self,
+        as_of: datetime | None = None,
+        *,
+        method: str | None = None,
+        k: int | None = None,
+        progress: StepProgress | None = None,
+    ) -> SegmentationReport:
+        """Cluster every contact, without rules or suppression, and store the run.
+
+        Computes the features at ``as_of`` (default now), preprocesses them, chooses the
+        method and number of segments (``[models]`` in ``audience.toml``; ``method`` and
+        ``k`` override it), fits the choice to every contact and stores it.
+        """
+        moment = _aware(as_of)
+        return cluster_contacts(
+            self.database,
+            self.config,
+            moment,
+            created_at=datetime.now(UTC),
+            method=method,
+            k=k,
+            progress=progress,
+        )
+
+    def run_id(self, run_id: str | None = None) -> str:
+        """``run_id`` if it exists, else the newest segment-tree run; an error when none."""
+        from audience.store.segment_runs import latest_tree_run, run_exists
+
+        if run_id is not None:
+            if not run_exists(self.database, run_id):
+                raise ConfigError(
+                    f"run {run_id!r} does not exist in {self.path}; `audience segments` shows "
+                    "the newest run's segments."
+                )
+            return run_id
+        latest = latest_tree_run(self.database)
+        if latest is None:
+            raise WorkspaceError(
+                f"{self.path} has no segmentation yet: run `audience segment` first."
+            )
+        return latest
+
+    def segments(self, run_id: str | None = None) -> pd.DataFrame:
+        """A run's segment tree (default: the newest): one row per segment with its name,
+        size, share, kind, journey stage, traits and ``definition``."""
+        from audience.store.segment_runs import read_tree
+
+        tree = read_tree(self.database, self.run_id(run_id))
+        total = tree.loc[tree["parent_id"].isna(), "size"].sum()
+        personas = [d.get("persona") or {} for d in tree["definition"]]
+        return tree.assign(
+            share=tree["size"] / total if total else 0.0,
+            kind=[d.get("kind", "") for d in tree["definition"]],
+            stage=pd.Series([p.get("stage") for p in personas], index=tree.index, dtype=object),
+            traits=pd.Series([p.get("traits", []) for p in personas], index=tree.index),
+        )
+
+    def find_segment(self, segment_id: str, run_id: str | None = None) -> pd.Series:
+        """One segment of a run (default: the newest), or an error naming the known ones."""
+        tree = self.segments(run_id)
+        match = tree[tree["segment_id"] == segment_id]
+        if match.empty:
+            raise ConfigError(_unknown_segment(segment_id, tree["segment_id"].tolist()))
+        return match.iloc[0]
+
+    def rename_segment(self, segment_id: str, name: str, run_id: str | None = None) -> None:
+        """Name a segment; the name also applies to later runs with the same segment id."""
+        from audience.store.segment_runs import rename_segment
+
+        if not name.strip():
+            raise ConfigError("A segment name cannot be empty.")
+        run = self.run_id(run_id)
+        self.find_segment(segment_id, run)
+        rename_segment(self.database, run, segment_id, name.strip(), datetime.now(UTC))
+
+    def export(
+        self,
+        segment_id: str,
+        path: str | os.PathLike[str],
+        *,
+        platform: Platform | None = None,
+        run_id: str | None = None,
+    ) -> ExportResult:
+        """Write a segment's members (suppressed contacts never) as ``platform`` imports them."""
+        from audience.activate.exports import export_segment
+
+        run = self.run_id(run_id)
+        self.find_segment(segment_id, run)
+        return export_segment(self.database, run, segment_id, Path(path), platform)
+
+    def report(self, run_id: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the self-contained HTML report of a run (default: the newest) and return
+        its path (default: ``reports/<run>.html`` in the workspace)."""
+        from audience.reporting import write_run_report
+
+        run = self.run_id(run_id)
+        target = Path(path) if path is not None else self.path / "reports" / f"{run}.html"
+        return write_run_report(self.database, self.config, run, target)
 
     def profile(self) -> DataProfile:
         """Counts and ranges of what the workspace holds."""
@@ -198,3 +304,14 @@ def _aware(as_of: datetime | None) -> datetime:
     if moment.tzinfo is None:
         raise ConfigError(f"as_of {moment.isoformat()} has no time zone; pass an aware datetime.")
     return moment
+
+
+def _unknown_segment(segment_id: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(segment_id, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"Segment {segment_id!r} is not in this run.{hint} Its segments: {', '.join(known)}. "
+        "`audience segments` lists them."
+    )

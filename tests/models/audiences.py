@@ -45,7 +45,7 @@ def segmented_audience(folder: Path, *, contacts: int, seed: int) -> Segmented:
     with Workspace.init(folder / "ws") as ws:
         ws.ingest(generated.contacts_path, now=AS_OF)
         ws.ingest(generated.events_path, now=AS_OF)
-        report = ws.segment(AS_OF)
+        report = ws.cluster(AS_OF)
         features = read_features(ws.database, AS_OF)
         members = (
             ws.database.con.sql(

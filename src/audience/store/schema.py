@@ -15,7 +15,7 @@ import duckdb
 from audience.errors import SchemaVersionError
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -116,8 +116,18 @@ def _statements(statements: list[str]) -> Migration:
     return apply
 
 
+_V2 = [
+    # Names a person gave segments (`audience segments rename`): they outlive the run they
+    # were given in, and every later run with the same segment id shows them.
+    """CREATE TABLE segment_names (
+    segment_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    renamed_at TIMESTAMPTZ NOT NULL
+)""",
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
-MIGRATIONS: list[Migration] = [_statements(_V1)]
+MIGRATIONS: list[Migration] = [_statements(_V1), _statements(_V2)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

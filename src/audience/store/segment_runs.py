@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+import duckdb
 import numpy as np
 import orjson
 import pandas as pd
@@ -62,18 +63,7 @@ def save_cluster_run(
         }
     )
     with db.transaction() as con:
-        con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, 'complete', ?, ?)",
-            [
-                run_id,
-                created_at,
-                as_of,
-                orjson.dumps(dict(config)).decode(),
-                orjson.dumps(
-                    dict(metrics), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-                ).decode(),
-            ],
-        )
+        _insert_run(con, run_id, as_of, created_at, config, metrics)
         con.register("_members", members)
         con.register("_cluster_segments", segments)
         try:
@@ -92,3 +82,113 @@ def save_cluster_run(
             con.unregister("_members")
             con.unregister("_cluster_segments")
         return scalar_int(con, "SELECT count(*) FROM segments WHERE run_id = ?", [run_id])
+
+
+def _insert_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: datetime,
+    created_at: datetime,
+    config: Mapping[str, object],
+    metrics: Mapping[str, object],
+) -> None:
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, 'complete', ?, ?)",
+        [run_id, created_at, as_of, orjson.dumps(dict(config)).decode(), _json(metrics)],
+    )
+
+
+def _json(value: Mapping[str, object]) -> str:
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(dict(value), option=option).decode()
+
+
+def save_tree_run(
+    db: Database,
+    *,
+    run_id: str,
+    as_of: datetime,
+    created_at: datetime,
+    memberships: pd.DataFrame,
+    segments: pd.DataFrame,
+    config: Mapping[str, object],
+    metrics: Mapping[str, object],
+) -> int:
+    """Store a segment tree: ``memberships`` (contact_id, segment_id, probability) and
+    ``segments`` (segment_id, parent_id, name, size, definition as a mapping), with the run,
+    in one transaction; names given with ``segments rename`` win. Return the segments."""
+    members = pa.Table.from_pandas(
+        memberships[["contact_id", "segment_id", "probability"]], preserve_index=False
+    )
+    nodes = segments[["segment_id", "parent_id", "name", "size"]].assign(
+        definition=[_json(d) for d in segments["definition"]]
+    )
+    with db.transaction() as con:
+        _insert_run(con, run_id, as_of, created_at, config, metrics)
+        con.register("_members", members)
+        con.register("_tree", nodes)
+        try:
+            con.execute(
+                "INSERT INTO memberships "
+                "SELECT ?, contact_id, segment_id, probability FROM _members",
+                [run_id],
+            )
+            con.execute(
+                "INSERT INTO segments SELECT ?, t.segment_id, t.parent_id, "
+                "coalesce(n.name, t.name), t.size, t.definition "
+                "FROM _tree t LEFT JOIN segment_names n USING (segment_id)",
+                [run_id],
+            )
+        finally:
+            con.unregister("_members")
+            con.unregister("_tree")
+        return scalar_int(con, "SELECT count(*) FROM segments WHERE run_id = ?", [run_id])
+
+
+def rename_segment(db: Database, run_id: str, segment_id: str, name: str, at: datetime) -> None:
+    """Give ``segment_id`` a name in ``run_id`` and in every later run that has that id."""
+    with db.transaction() as con:
+        con.execute(
+            "UPDATE segments SET name = ? WHERE run_id = ? AND segment_id = ?",
+            [name, run_id, segment_id],
+        )
+        con.execute("INSERT OR REPLACE INTO segment_names VALUES (?, ?, ?)", [segment_id, name, at])
+
+
+def latest_tree_run(db: Database) -> str | None:
+    """The newest segment-tree run (``runs.config.kind = 'tree'``), or None."""
+    rows = db.con.execute(
+        "SELECT run_id FROM runs WHERE json_extract_string(config, '$.kind') = 'tree' "
+        "ORDER BY created_at DESC, run_id DESC LIMIT 1"
+    ).fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def read_tree(db: Database, run_id: str) -> pd.DataFrame:
+    """The run's segments: segment_id, parent_id, name, size, definition (a dict)."""
+    frame: pd.DataFrame = (
+        db.con.sql(
+            "SELECT segment_id, parent_id, name, size, definition FROM segments "
+            "WHERE run_id = $run ORDER BY segment_id",
+            params={"run": run_id},
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+    frame["definition"] = [orjson.loads(d) if d else {} for d in frame["definition"]]
+    return frame
+
+
+def read_run(
+    db: Database, run_id: str
+) -> tuple[datetime, datetime, dict[str, object], dict[str, object]]:
+    """``(created_at, as_of, config, metrics)`` of a run."""
+    rows = db.con.execute(
+        "SELECT created_at, as_of, config, metrics FROM runs WHERE run_id = ?", [run_id]
+    ).fetchall()
+    created_at, as_of, config, metrics = rows[0]
+    return created_at, as_of, orjson.loads(config), orjson.loads(metrics or "{}")
+
+
+def run_exists(db: Database, run_id: str) -> bool:
+    return scalar_int(db.con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]) > 0

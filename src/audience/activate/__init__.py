@@ -1,0 +1,1 @@
+"""Getting segments to where they are used: files an email platform imports."""

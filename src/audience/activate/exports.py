@@ -1,0 +1,119 @@
+"""Segment members as the CSV an email platform imports (DOMAIN.md, "What email platforms
+accept").
+
+A segment's members are the contacts of it and of every segment under it. Whatever the
+run says, a contact is never exported when it is suppressed now: in a ``suppressed/``
+segment, unsubscribed, hard-bounced, complained, or without ``subscribed`` consent in the
+features and contacts the run was made from. Contacts without an email address are left
+out too (every platform but Braze keys on it) and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from audience.errors import ConfigError
+from audience.store.database import Database
+from audience.store.results import scalar_int
+
+Platform = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
+PLATFORMS: tuple[Platform, ...] = ("mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Output columns (header → SQL over ``email``, ``contact_id``, ``segment_name``)."""
+
+    columns: tuple[tuple[str, str], ...]
+    delimiter: str = ","
+    needs_email: bool = True
+
+
+LAYOUTS: dict[str | None, Layout] = {
+    None: Layout(
+        (("contact_id", "contact_id"), ("email", "email"), ("segment_id", "segment_id"),
+         ("segment_name", "segment_name"))
+    ),
+    # The key column first, then the segment as each platform's membership mechanism.
+    "mailchimp": Layout((("Email Address", "email"), ("Tags", "segment_name"))),
+    "klaviyo": Layout((("Email", "email"), ("audience_segment", "segment_name"))),
+    "hubspot": Layout((("Email", "email"), ("audience_segment", "segment_name"))),
+    "braze": Layout(
+        (("external_id", "contact_id"), ("email", "email"), ("audience_segment", "segment_name")),
+        needs_email=False,
+    ),
+    "sendgrid": Layout((("email", "email"), ("audience_segment", "segment_name"))),
+    # Brevo: semicolon-separated, attributes in upper case.
+    "brevo": Layout((("EMAIL", "email"), ("AUDIENCE_SEGMENT", "segment_name")), delimiter=";"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    without_email: int
+    suppressed_now: int
+    """Members of the segment in the run who are suppressed now, and so not exported."""
+
+
+_MEMBERS = """
+SELECT m.contact_id, c.email, m.segment_id, s.name AS segment_name,
+       (m.segment_id LIKE 'suppressed/%'
+        OR coalesce(f.is_unsubscribed, 0) = 1 OR coalesce(f.is_bounced, 0) = 1
+        OR coalesce(f.is_complained, 0) = 1
+        OR c.consent IS NULL OR c.consent <> 'subscribed') AS suppressed
+FROM memberships m
+JOIN segments s ON s.run_id = m.run_id AND s.segment_id = m.segment_id
+JOIN contacts c ON c.contact_id = m.contact_id
+LEFT JOIN features f ON f.contact_id = m.contact_id
+    AND f.as_of = (SELECT as_of FROM runs WHERE run_id = $run)
+WHERE m.run_id = $run AND (m.segment_id = $segment OR m.segment_id LIKE $prefix)
+"""
+
+
+def export_segment(
+    db: Database, run_id: str, segment_id: str, path: Path, platform: Platform | None = None
+) -> ExportResult:
+    """Write the segment's contactable members to ``path`` in ``platform``'s layout."""
+    if segment_id == "suppressed" or segment_id.startswith("suppressed/"):
+        raise ConfigError(
+            f"--segment {segment_id} is suppressed: its contacts must not be contacted, so it "
+            "cannot be exported. Pick a segment from `audience segments`."
+        )
+    layout = LAYOUTS[platform]
+    params = {"run": run_id, "segment": segment_id, "prefix": f"{segment_id}/%"}
+    members = f"SELECT * FROM ({_MEMBERS}) WHERE NOT suppressed"
+    count = _count(db, f"SELECT count(*) FROM ({_MEMBERS})", params)
+    kept = _count(db, f"SELECT count(*) FROM ({members})", params)
+    no_email = _count(db, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
+    if layout.needs_email:
+        members += " AND email IS NOT NULL"
+    select = ", ".join(f'{sql} AS "{header}"' for header, sql in layout.columns)
+    target = str(path).replace("'", "''")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db.con.execute(
+        f"COPY (SELECT {select} FROM ({members}) ORDER BY contact_id) TO '{target}' "
+        f"(FORMAT csv, HEADER, DELIMITER '{layout.delimiter}')",
+        params,
+    )
+    rows = kept - no_email if layout.needs_email else kept
+    return ExportResult(path, rows, no_email if layout.needs_email else 0, count - kept)
+
+
+def _count(db: Database, sql: str, params: dict[str, str]) -> int:
+    rows = db.con.execute(sql, params).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def segment_exists(db: Database, run_id: str, segment_id: str) -> bool:
+    return (
+        scalar_int(
+            db.con,
+            "SELECT count(*) FROM segments WHERE run_id = ? AND segment_id = ?",
+            [run_id, segment_id],
+        )
+        > 0
+    )

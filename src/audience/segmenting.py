@@ -1,0 +1,235 @@
+"""A segment-tree run: rules → clusters inside each broad segment → personas → stored.
+
+1. Every rule of ``[segments]`` is parsed and checked first: a bad rule changes nothing.
+2. Features at ``as_of`` are computed and stored; the rules are evaluated in the engine.
+3. Each broad segment that asks for it is clustered (:mod:`audience.segments.tree`) and
+   its small clusters merged.
+4. Contactable segments (not suppressed) are profiled against each other and named after
+   their personas; a cluster's id becomes its branch and its name's slug
+   (``customers/high-value-frequent-buyers``). A surrogate decision tree explains them.
+5. The run, every node of the tree and every contact's leaf are stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from audience.config import WorkspaceConfig
+from audience.personas import Persona, Profiles, name_segments, profile_segments, surrogate_rules
+from audience.pipeline import StepProgress, compute_features
+from audience.segments.branches import assign_branches, is_suppressed, plan_rules
+from audience.segments.summary import TreeReport
+from audience.segments.tree import Node, SegmentTree, build_tree
+from audience.store.database import Database
+from audience.store.features_table import read_features
+from audience.store.segment_runs import new_run_id, save_tree_run
+
+
+def segment_tree_run(
+    db: Database,
+    config: WorkspaceConfig,
+    as_of: datetime,
+    *,
+    created_at: datetime,
+    method: str | None = None,
+    k: int | None = None,
+    progress: StepProgress | None = None,
+) -> TreeReport:
+    """Run and store the tree (see the module docstring); ``method`` and ``k`` override
+    ``[models]`` in every broad segment that does not set its own."""
+    started = time.perf_counter()
+    step = progress or (lambda _step, _done, _total: None)
+    plan = plan_rules(config.segments)
+    step("computing features", 0, 1)
+    compute_features(db, config.features, as_of, created_at=created_at)
+    frame = read_features(db, as_of)
+    branches = assign_branches(db, plan, as_of)
+    if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
+        raise AssertionError("features and branches are not in the same contact order")
+    models = config.models.model_copy(
+        update={key: value for key, value in {"method": method, "k": k}.items() if value}
+    )
+    tree = build_tree(
+        frame, branches["branch"], plan, config.segments, models, config.preprocess, progress
+    )
+    step("naming segments", 0, 1)
+    active = (tree.leaf.notna() & ~is_suppressed(tree.leaf)).to_numpy()
+    people = frame[active].reset_index(drop=True)
+    profiles = profile_segments(people, tree.leaf[active].to_numpy())
+    personas = name_segments(profiles)
+    tree, personas = _name_clusters(tree, personas)
+    profiles = profile_segments(people, tree.leaf[active].to_numpy())
+    step("explaining segments", 0, 1)
+    surrogate = surrogate_rules(people, tree.leaf[active].to_numpy())
+    nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
+    run_id = new_run_id(db, created_at)
+    step("storing", 0, 1)
+    save_tree_run(
+        db,
+        run_id=run_id,
+        as_of=as_of,
+        created_at=created_at,
+        memberships=_memberships(frame, tree),
+        segments=nodes,
+        config={
+            "kind": "tree",
+            "method": method,
+            "k": k,
+            "segments": config.segments.model_dump(),
+            "models": models.model_dump(),
+            "preprocess": config.preprocess.model_dump(),
+        },
+        metrics=_metrics(tree, surrogate),
+    )
+    return TreeReport(
+        run_id=run_id,
+        as_of=as_of,
+        segments=nodes.drop(columns=["definition"]),
+        branches=_branch_table(tree),
+        selection=_selection(tree),
+        fidelity=float(surrogate.fidelity),
+        unassigned=int(tree.leaf.isna().sum()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def slug(name: str) -> str:
+    """``High-value frequent buyers`` → ``high-value-frequent-buyers``."""
+    text = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return text[:60].rstrip("-") or "segment"
+
+
+def _name_clusters(
+    tree: SegmentTree, personas: dict[str, Persona]
+) -> tuple[SegmentTree, dict[str, Persona]]:
+    """Rename ``<branch>/cluster-NN`` after its persona; ids stay unique."""
+    renamed: dict[str, str] = {}
+    taken: set[str] = {node.id for node in tree.nodes if node.kind != "cluster"}
+    for node in tree.nodes:
+        if node.kind != "cluster" or node.id not in personas:
+            continue
+        base = f"{node.parent}/{slug(personas[node.id].name)}"
+        new, n = base, 2
+        while new in taken:
+            new, n = f"{base}-{n}", n + 1
+        taken.add(new)
+        renamed[node.id] = new
+    nodes = [replace(node, id=renamed.get(node.id, node.id)) for node in tree.nodes]
+    leaf = tree.leaf.map(lambda v: renamed.get(v, v) if v is not None else None)
+    personas = {
+        renamed.get(key, key): replace(persona, segment_id=renamed.get(key, key))
+        for key, persona in personas.items()
+    }
+    return replace(tree, nodes=nodes, leaf=leaf), personas
+
+
+def _node_table(
+    tree: SegmentTree,
+    personas: dict[str, Persona],
+    profiles: Profiles,
+    surrogate: Any,
+    total: int,
+) -> pd.DataFrame:
+    kpis = profiles.segments.set_index("segment_id")
+    rows = []
+    for node in tree.nodes:
+        persona = personas.get(node.id)
+        definition: dict[str, Any] = dict(node.definition)
+        name = definition.pop("name", None)
+        if persona is not None:
+            definition["persona"] = {
+                "traits": list(persona.traits),
+                "stage": persona.stage,
+                "messaging": persona.messaging,
+                "actions": list(persona.actions),
+            }
+            name = name or persona.name
+        if node.id in kpis.index:
+            definition["profile"] = {
+                key: (None if pd.isna(value) else value)
+                for key, value in kpis.loc[node.id].to_dict().items()
+            }
+        rules = _rule_texts(surrogate, node.id)
+        if rules:
+            definition["rules"] = rules
+        rows.append(
+            {
+                "segment_id": node.id,
+                "parent_id": node.parent,
+                "name": name or _default_name(node),
+                "kind": node.kind,
+                "size": node.size,
+                "share": node.size / total if total else 0.0,
+                "stage": persona.stage if persona else None,
+                "traits": list(persona.traits) if persona else [],
+                "definition": {**definition, "kind": node.kind},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _default_name(node: Node) -> str:
+    if node.id == "suppressed":
+        return "Suppressed (not contactable)"
+    if node.kind == "suppressed":
+        return f"Suppressed: {node.id.split('/', 1)[1].replace('_', ' ')}"
+    return node.id.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
+
+
+def _rule_texts(surrogate: Any, segment_id: str) -> list[str]:
+    return [getattr(rule, "text", str(rule)) for rule in surrogate.rules.get(segment_id, [])]
+
+
+def _memberships(frame: pd.DataFrame, tree: SegmentTree) -> pd.DataFrame:
+    assigned = tree.leaf.notna().to_numpy()
+    return pd.DataFrame(
+        {
+            "contact_id": frame["contact_id"].to_numpy()[assigned],
+            "segment_id": tree.leaf[assigned].astype(str).to_numpy(),
+            "probability": tree.probability[assigned],
+        }
+    )
+
+
+def _branch_table(tree: SegmentTree) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "branch": fit.branch,
+                "contacts": fit.contacts,
+                "method": fit.report.method if fit.report else None,
+                "n_clusters": fit.report.n_segments if fit.report else None,
+                "note": fit.note,
+            }
+            for fit in tree.fits
+        ],
+        columns=["branch", "contacts", "method", "n_clusters", "note"],
+    )
+
+
+def _selection(tree: SegmentTree) -> pd.DataFrame:
+    tables = [fit.report.selection.assign(branch=fit.branch) for fit in tree.fits if fit.report]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _metrics(tree: SegmentTree, surrogate: Any) -> dict[str, Any]:
+    branches = {}
+    for fit in tree.fits:
+        entry: dict[str, Any] = {"contacts": fit.contacts, "note": fit.note, "merges": fit.merges}
+        if fit.report is not None:
+            entry |= fit.report.metrics()
+        if fit.linkage is not None:
+            entry["linkage"] = fit.linkage.tolist()
+        branches[fit.branch] = entry
+    return {
+        "branches": branches,
+        "surrogate_fidelity": float(surrogate.fidelity),
+        "unassigned": int(tree.leaf.isna().sum()),
+        "sizes": {str(k): int(v) for k, v in tree.leaf.value_counts().items()},
+    }

@@ -1,0 +1,189 @@
+"""The segment tree: rule branches (see :mod:`audience.segments.branches`), then clusters
+inside each broad segment that asks for them, with small clusters merged.
+
+Node ids are paths. Before naming, clusters are ``<branch>/cluster-01`` … by decreasing
+size and outliers ``<branch>/outliers``; :mod:`audience.pipeline` renames clusters after
+their personas. Memberships go to leaves only: a cluster, an unclustered broad segment,
+``suppressed/<reason>``, or the fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audience.config import BroadSegment, ModelsConfig, PreprocessConfig, SegmentsConfig
+from audience.errors import SegmentationError
+from audience.models.base import NOISE
+from audience.models.configured import fit_segmenter
+from audience.models.summary import SegmentationReport, describe_run
+from audience.segments.branches import SUPPRESSED, RulePlan
+from audience.segments.merging import merge_small_clusters
+
+Progress = Callable[[str, int, int], None]
+OUTLIERS = "outliers"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One segment of the tree."""
+
+    id: str
+    parent: str | None
+    kind: str
+    """``suppressed``, ``rule``, ``cluster``, ``outliers`` or ``fallback``."""
+    size: int
+    definition: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BranchFit:
+    """How one broad segment was clustered (or why it was not)."""
+
+    branch: str
+    contacts: int
+    report: SegmentationReport | None
+    note: str
+    merges: list[dict[str, Any]]
+    linkage: np.ndarray | None = None
+    """The hierarchical model's linkage matrix (for a dendrogram), when one was chosen."""
+
+
+@dataclass(frozen=True)
+class SegmentTree:
+    """Nodes, each contact's leaf (``None``: no segment) and probability (NaN: none)."""
+
+    nodes: list[Node]
+    leaf: pd.Series
+    probability: np.ndarray
+    fits: list[BranchFit]
+
+    def leaves(self) -> list[Node]:
+        parents = {node.parent for node in self.nodes}
+        return [node for node in self.nodes if node.id not in parents]
+
+
+def build_tree(
+    frame: pd.DataFrame,
+    branch: pd.Series,
+    plan: RulePlan,
+    segments: SegmentsConfig,
+    models: ModelsConfig,
+    preprocess: PreprocessConfig,
+    progress: Progress | None = None,
+) -> SegmentTree:
+    """Cluster inside each broad segment of ``branch`` (aligned with ``frame``'s rows)."""
+    leaf = branch.astype(object).where(branch.notna(), None).reset_index(drop=True)
+    probability = np.full(len(frame), np.nan)
+    definitions = plan.definitions()
+    nodes = _rule_nodes(leaf, plan, definitions)
+    fits = []
+    for broad, _rule in plan.broad:
+        rows = np.flatnonzero((leaf == broad.id).to_numpy())
+        if not broad.cluster:
+            continue
+        fit, labels, proba, report = _cluster(
+            frame.iloc[rows], broad, segments, models, preprocess, progress
+        )
+        fits.append(fit)
+        if labels is None or report is None:
+            continue
+        names = _cluster_ids(broad.id, labels)
+        leaf.iloc[rows] = names
+        if proba is not None:
+            probability[rows] = proba
+        nodes += _cluster_nodes(broad.id, names, labels, report)
+    return SegmentTree(nodes, leaf, probability, fits)
+
+
+def _rule_nodes(
+    leaf: pd.Series, plan: RulePlan, definitions: dict[str, dict[str, Any]]
+) -> list[Node]:
+    counts = leaf.value_counts().to_dict()
+    suppressed = [f"{SUPPRESSED}/{reason}" for reason, _ in plan.suppress]
+    nodes = [Node(SUPPRESSED, None, "suppressed", sum(counts.get(s, 0) for s in suppressed),
+                  definitions[SUPPRESSED])]  # fmt: skip
+    nodes += [
+        Node(s, SUPPRESSED, "suppressed", counts.get(s, 0), definitions[s]) for s in suppressed
+    ]
+    nodes += [
+        Node(b.id, None, "rule", counts.get(b.id, 0), {**definitions[b.id], "name": b.name})
+        for b, _ in plan.broad
+    ]
+    if plan.fallback:
+        nodes.append(
+            Node(plan.fallback, None, "fallback", counts.get(plan.fallback, 0),
+                 definitions[plan.fallback])
+        )  # fmt: skip
+    return nodes
+
+
+def _cluster(
+    rows: pd.DataFrame,
+    broad: BroadSegment,
+    segments: SegmentsConfig,
+    models: ModelsConfig,
+    preprocess: PreprocessConfig,
+    progress: Progress | None,
+) -> tuple[BranchFit, np.ndarray | None, np.ndarray | None, SegmentationReport | None]:
+    """Fit the configured segmenter inside one broad segment; merge its small clusters."""
+    if len(rows) < segments.min_cluster_contacts:
+        note = (
+            f"not clustered: {len(rows)} contacts, fewer than segments.min_cluster_contacts "
+            f"({segments.min_cluster_contacts})"
+        )
+        return BranchFit(broad.id, len(rows), None, note, []), None, None, None
+    if progress:
+        progress(f"clustering {broad.id}", 0, 1)
+    method = broad.method or models.method
+    k = broad.k if broad.k is not None else models.k
+    try:
+        segmenter, inputs = fit_segmenter(
+            rows.reset_index(drop=True), models, preprocess, method=method, k=k, progress=progress
+        )
+    except SegmentationError as exc:
+        # One branch with no trustworthy clusters stays one segment; the others still split.
+        return BranchFit(broad.id, len(rows), None, f"not clustered: {exc}", []), None, None, None
+    report = describe_run(segmenter, inputs, method, k)
+    labels, merges = merge_small_clusters(segmenter.labels_, inputs.matrix, segments.min_share)
+    proba = report.probabilities if not merges else None  # a merged cluster has no probability
+    merged = [
+        {"label": m.label, "into": m.into, "size": m.size, "share": round(m.share, 6)}
+        for m in merges
+    ]
+    note = f"{report.method}, {report.n_segments} clusters"
+    if merges:
+        note += f", {len(merges)} under {segments.min_share:.1%} merged"
+    linkage = getattr(segmenter.estimator_, "linkage_", None)
+    fit = BranchFit(broad.id, len(rows), report, note, merged, linkage)
+    return fit, labels, proba, report
+
+
+def _cluster_ids(branch: str, labels: np.ndarray) -> np.ndarray:
+    k = int(labels.max()) + 1 if labels.size else 0
+    width = max(2, len(str(k)))
+    ids = np.array(
+        [f"{branch}/{OUTLIERS}", *(f"{branch}/cluster-{i + 1:0{width}d}" for i in range(k))],
+        dtype=object,
+    )
+    return ids[labels + 1]  # type: ignore[no-any-return]
+
+
+def _cluster_nodes(
+    branch: str,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    report: SegmentationReport,
+) -> list[Node]:
+    nodes = []
+    for label in np.unique(labels):
+        members = labels == label
+        node_id = str(ids[np.flatnonzero(members)[0]])
+        kind = OUTLIERS if label == NOISE else "cluster"
+        definition: dict[str, Any] = {"kind": kind, "method": report.method, "label": int(label)}
+        nodes.append(Node(node_id, branch, kind, int(members.sum()), definition))
+    return nodes

@@ -1,0 +1,128 @@
+"""The segment tree from the CLI: `segment`, `segments [show|rename]`, `export`, `report`."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audience import Workspace
+from audience.cli import app
+from audience.synth import generate
+from tests.conftest import flat
+from tests.models.audiences import AS_OF
+
+runner = CliRunner()
+DAY = f"{AS_OF:%Y-%m-%d}"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, flat(result.output)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("segments")
+    generated = generate(folder / "data", contacts=3_000, seed=5, as_of=AS_OF)
+    with Workspace.init(folder / "ws") as workspace:
+        workspace.ingest(generated.contacts_path, now=AS_OF)
+        workspace.ingest(generated.events_path, now=AS_OF)
+    code, output = run("segment", "--as-of", DAY, "--workspace", str(folder / "ws"))
+    assert code == 0, output
+    assert "candidates" in output
+    assert "suppressed" in output
+    return folder / "ws"
+
+
+def leaves(ws: Path) -> list[str]:
+    with Workspace(ws) as workspace:
+        tree = workspace.segments()
+    parents = set(tree["parent_id"].dropna())
+    return [s for s in tree["segment_id"] if s not in parents]
+
+
+def test_segments_lists_the_tree_with_names_and_sizes(ws: Path) -> None:
+    code, output = run("segments", "--workspace", str(ws))
+    assert code == 0, output
+    for segment in ("suppressed", "customers", "prospects", *leaves(ws)):
+        assert segment in output
+    assert "Customers" in output
+    assert "%" in output  # sizes come with their shares
+
+
+def test_show_gives_persona_and_rules(ws: Path) -> None:
+    cluster = next(s for s in leaves(ws) if s.startswith("customers/"))
+    code, output = run("segments", "show", cluster, "--workspace", str(ws))
+    assert code == 0, output
+    assert "stage:" in output
+    assert "messaging:" in output
+    assert "contacts" in output
+
+
+def test_unknown_segment_is_one_paragraph_with_a_suggestion(ws: Path) -> None:
+    code, output = run("segments", "show", "custmers", "--workspace", str(ws))
+    assert code == 1
+    assert "'custmers' is not in this run" in output
+    assert "Did you mean 'customers'?" in output
+    assert "Traceback" not in output
+
+
+def test_rename_shows_in_the_list(ws: Path) -> None:
+    cluster = next(s for s in leaves(ws) if s.startswith("prospects/") or s == "prospects")
+    code, output = run("segments", "rename", cluster, "Window shoppers we love", "-w", str(ws))
+    assert code == 0, output
+    code, output = run("segments", "--workspace", str(ws))
+    assert "Window shoppers we love" in output
+
+
+def test_export_for_a_platform_leaves_out_suppressed(ws: Path, tmp_path: Path) -> None:
+    out = tmp_path / "customers.csv"
+    code, output = run(
+        "export", "--segment", "customers", "--platform", "hubspot", "--out", str(out),
+        "--workspace", str(ws),
+    )  # fmt: skip
+    assert code == 0, output
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    assert list(rows[0]) == ["Email", "audience_segment"]
+    with Workspace(ws) as workspace:
+        suppressed = {
+            email
+            for (email,) in workspace.database.con.execute(
+                "SELECT c.email FROM memberships m JOIN contacts c USING (contact_id) "
+                "WHERE m.segment_id LIKE 'suppressed/%'"
+            ).fetchall()
+        }
+    assert not {row["Email"] for row in rows} & suppressed
+    assert f"wrote {len(rows):,} contacts" in output
+
+
+def test_export_of_a_suppressed_segment_is_refused(ws: Path, tmp_path: Path) -> None:
+    code, output = run(
+        "export", "--segment", "suppressed/unsubscribed", "--out", str(tmp_path / "x.csv"),
+        "--workspace", str(ws),
+    )  # fmt: skip
+    assert code == 1
+    assert "cannot be exported" in output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_report_writes_one_offline_html_file(ws: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    code, output = run("report", "--out", str(out), "--workspace", str(ws))
+    assert code == 0, output
+    html = out.read_text(encoding="utf-8")
+    assert html.count("<script") >= 2  # Plotly embedded, then the figures
+    assert 'src="http' not in html
+    assert "fig-lift" in html
+
+
+def test_report_without_any_run_says_what_to_do(tmp_path: Path) -> None:
+    Workspace.init(tmp_path / "empty").close()
+    code, output = run("report", "--workspace", str(tmp_path / "empty"))
+    assert code == 1
+    assert "audience segment" in output
