@@ -126,3 +126,23 @@ def test_report_without_any_run_says_what_to_do(tmp_path: Path) -> None:
     code, output = run("report", "--workspace", str(tmp_path / "empty"))
     assert code == 1
     assert "audience segment" in output
+
+
+def test_why_names_the_segment_and_the_features_that_put_a_contact_there(ws: Path) -> None:
+    with Workspace(ws) as workspace:
+        members = workspace.database.con.execute(
+            "SELECT contact_id, segment_id FROM memberships m JOIN runs r USING (run_id) "
+            "WHERE json_extract_string(r.config, '$.kind') = 'tree' ORDER BY contact_id"
+        ).fetchall()
+    clustered = next(c for c, s in members if s.startswith("customers/"))
+    code, output = run("segments", "why", clustered, "--workspace", str(ws))
+    assert code == 0, output
+    assert f"{clustered} is in customers/" in output
+    assert "average" in output or "never" in output  # reasons compare with the segment
+    suppressed = next(c for c, s in members if s.startswith("suppressed/"))
+    code, output = run("segments", "why", suppressed, "--workspace", str(ws))
+    assert code == 0, output
+    assert "suppression rule" in output
+    code, output = run("segments", "why", "nobody", "--workspace", str(ws))
+    assert code == 1
+    assert "'nobody' has no segment" in output

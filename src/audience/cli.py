@@ -268,6 +268,22 @@ def segments_rename(
     out_console.print(f"renamed {segment_id} to {name.strip()!r}")
 
 
+@segments_app.command("why")
+@friendly
+def segments_why(
+    contact_id: Annotated[str, typer.Argument(help="The contact's id.")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Which segment a contact is in, and the features that put it there."""
+    with Workspace(workspace) as ws:
+        segment_id, reasons = ws.why(contact_id, run)
+        name = ws.find_segment(segment_id, run)["name"]
+    out_console.print(f"{contact_id} is in [bold]{segment_id}[/] ({name})")
+    for reason in reasons:
+        out_console.print(f"  • {reason}")
+
+
 PlatformChoice = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
 
 

@@ -18,8 +18,9 @@ import pandas as pd
 from sklearn.decomposition import PCA  # type: ignore[import-untyped]
 
 from audience.config import WorkspaceConfig
+from audience.errors import ConfigError
 from audience.features.preprocess import build_preprocessor
-from audience.personas import profile_segments
+from audience.personas import profile_segments, why
 from audience.report import ReportData, write_report
 from audience.store.database import Database
 from audience.store.features_table import read_features
@@ -201,3 +202,32 @@ def _merges(branches: dict[str, Any]) -> pd.DataFrame:
 
 def _float(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def contact_reasons(
+    db: Database, config: WorkspaceConfig, run_id: str, contact_id: str
+) -> tuple[str, list[str]]:
+    """A contact's segment in ``run_id`` and why it is there, in plain words.
+
+    A suppressed contact's reason is the suppression rule it matched; anyone else's are the
+    features that pull it into its segment (:func:`audience.personas.why`) against the
+    contactable audience of the run."""
+    _created, as_of, _config, _metrics = read_run(db, run_id)
+    members = _members(db, run_id)
+    mine = members[members["contact_id"] == contact_id]
+    if mine.empty:
+        raise ConfigError(
+            f"Contact {contact_id!r} has no segment in run {run_id}: it is not in the "
+            "workspace, signed up after the run's as_of, or matched no rule."
+        )
+    segment_id = str(mine["segment_id"].iloc[0])
+    if segment_id.startswith("suppressed/"):
+        node = read_tree(db, run_id).set_index("segment_id").loc[segment_id]
+        return segment_id, [f"matched the suppression rule {node['definition'].get('rule')}"]
+    people = read_features(db, as_of).merge(members, on="contact_id", how="inner")
+    active = people[~people["segment_id"].str.startswith("suppressed")].reset_index(drop=True)
+    profiles = profile_segments(
+        active, active["segment_id"].to_numpy(), list(config.models.features)
+    )
+    row = active[active["contact_id"] == contact_id].iloc[0]
+    return segment_id, [reason.text for reason in why(row, segment_id, profiles)]

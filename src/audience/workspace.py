@@ -262,6 +262,12 @@ class Workspace:
         self.find_segment(segment_id, run)
         return export_segment(self.database, run, segment_id, Path(path), platform)
 
+    def why(self, contact_id: str, run_id: str | None = None) -> tuple[str, list[str]]:
+        """A contact's segment in a run (default: the newest) and why it is there."""
+        from audience.reporting import contact_reasons
+
+        return contact_reasons(self.database, self.config, self.run_id(run_id), contact_id)
+
     def report(self, run_id: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the self-contained HTML report of a run (default: the newest) and return
         its path (default: ``reports/<run>.html`` in the workspace)."""

@@ -7,86 +7,22 @@ The report is the full fixture with a segment named ``<script>alert(1)</script>`
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, Route, sync_playwright
 
 from audience.report import report_figures, write_report
+from tests.report.browser import DRAWN, Loaded, needs_chromium, open_offline
 from tests.report.fixtures import HOSTILE, TOTAL, hostile, report_data
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed at /usr/bin/chromium (make system-deps)",
-    ),
-]
-
-ALL_DRAWN = """() => {
-  const divs = [...document.querySelectorAll('.plotly-graph-div')];
-  return divs.length > 0 && divs.every(d => d._fullLayout && d.querySelector('svg.main-svg'));
-}"""
-
-
-@dataclass
-class Loaded:
-    """The open page and what happened while it loaded."""
-
-    page: Page
-    figures: list[str]
-    errors: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     data = hostile(report_data(hierarchical=True))
     path = write_report(data, tmp_path_factory.mktemp("report") / "report.html")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        seen = Loaded(page, list(report_figures(data)))
-
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                seen.errors.append(f"console: {message.text}")
-
-        def on_page_error(error: Error) -> None:
-            seen.errors.append(f"page error: {error.message}")
-
-        def on_dialog(dialog: Dialog) -> None:
-            seen.dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        def offline(route: Route) -> None:
-            if route.request.url.startswith("file://"):
-                route.continue_()
-            else:
-                seen.blocked.append(route.request.url)
-                route.abort()
-
-        page.on("console", on_console)
-        page.on("pageerror", on_page_error)
-        page.on("dialog", on_dialog)
-        page.route("**/*", offline)
-        page.goto(path.as_uri(), wait_until="load")
-        page.wait_for_function(ALL_DRAWN, timeout=30_000)
+    with open_offline(path, list(report_figures(data))) as seen:
         yield seen
-        browser.close()
 
 
 def test_page_loads_offline_without_errors_or_dialogs(loaded: Loaded) -> None:
@@ -96,14 +32,7 @@ def test_page_loads_offline_without_errors_or_dialogs(loaded: Loaded) -> None:
 
 
 def test_every_embedded_chart_is_drawn(loaded: Loaded) -> None:
-    drawn = loaded.page.evaluate(
-        """() => [...document.querySelectorAll('.plotly-graph-div')].map(d => ({
-            id: d.id,
-            svg: d.querySelectorAll('svg.main-svg').length,
-            canvas: d.querySelectorAll('canvas').length,
-            traces: d.data.length,
-        }))"""
-    )
+    drawn = loaded.page.evaluate(DRAWN)
     assert [chart["id"] for chart in drawn] == loaded.figures
     assert len(drawn) == 8
     assert all(chart["svg"] > 0 and chart["traces"] > 0 for chart in drawn), drawn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -193,3 +194,28 @@ def test_bad_rule_changes_nothing(run) -> None:
     assert ws.database.con.execute("SELECT count(*) FROM runs").fetchall() == before
     assert ws.database.con.execute("SELECT count(*) FROM features").fetchall() == features_before
     assert ws.database.con.execute("SELECT count(*) FROM contacts").fetchall()[0][0] > 0
+
+
+def test_small_clusters_are_merged_and_the_merge_recorded(run) -> None:
+    ws, _report = run
+    many = CONFIG.replace('name = "Customers"', 'name = "Customers"\nmethod = "kmeans"\nk = 12')
+    many = many.replace("min_share = 0.01", "min_share = 0.06")
+    original, ws.config = ws.config, parse_config(tomllib.loads(many))
+    try:
+        report = ws.segment(AS_OF)
+    finally:
+        ws.config = original
+    nodes = report.segments.set_index("segment_id")
+    branch = nodes.loc["customers", "size"]
+    clusters = nodes[nodes["parent_id"] == "customers"]
+    assert 2 <= len(clusters) < 12
+    assert (clusters["size"] >= 0.06 * branch).all()
+    assert clusters["size"].sum() == branch
+    metrics = ws.database.con.execute(
+        "SELECT metrics FROM runs WHERE run_id = ?", [report.run_id]
+    ).fetchall()[0][0]
+    merges = json.loads(metrics)["branches"]["customers"]["merges"]
+    assert len(merges) == 12 - len(clusters)
+    assert all(m["share"] < 0.06 for m in merges)
+    note = report.branches.set_index("branch").loc["customers", "note"]
+    assert f"{len(merges)} under 6.0% merged" in note
