@@ -215,7 +215,7 @@ def _print_tree_report(report: TreeReport) -> None:
 
 
 segments_app = typer.Typer(
-    help="List, show and rename the segments of a run (default: the newest).",
+    help="The segment tree of a run (default: the newest): list it, show, rename, or ask why.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
