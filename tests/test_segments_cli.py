@@ -60,6 +60,8 @@ def test_show_gives_persona_and_rules(ws: Path) -> None:
     assert "stage:" in output
     assert "messaging:" in output
     assert "contacts" in output
+    assert "features (strongest first)" in output
+    assert "order_count" in output
 
 
 def test_unknown_segment_is_one_paragraph_with_a_suggestion(ws: Path) -> None:

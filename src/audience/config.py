@@ -338,8 +338,8 @@ class SegmentsConfig(_Section):
         ]
     )
     """The broad segments, in order; a contact joins the first whose rule it matches."""
-    fallback: SegmentSlug | None = "other"
-    """Where contacts matching no broad rule go (not clustered); unset: they get no segment."""
+    fallback: SegmentSlug | Literal[""] | None = "other"
+    """Where contacts matching no broad rule go (not clustered); ``""``: they get no segment."""
     min_share: Annotated[float, Field(ge=0, lt=0.5)] = 0.01
     """A cluster under this share of its branch is merged into its nearest neighbour."""
     min_cluster_contacts: Annotated[int, Field(ge=10)] = 200
@@ -476,7 +476,7 @@ categorical = ["top_category", "engagement_tier"]
 min_share = 0.01
 # A branch with fewer contacts than this is one segment, not clustered.
 min_cluster_contacts = 200
-# Where contacts matching no broad rule go (not clustered). Remove it to leave them out.
+# Where contacts matching no broad rule go (not clustered); "" leaves them without a segment.
 fallback = "other"
 
 [segments.suppress]

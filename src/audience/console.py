@@ -216,7 +216,27 @@ def segment_detail(row: dict[Hashable, Any], definition: dict[str, Any]) -> Grou
         for key, value in shown.items():
             kpis.add_row(key, f"{value:.3g}")
         lines.append(kpis)
+    features = definition.get("features") or {}
+    if features:
+        lines.append(_feature_lifts(features))
     return Group(*lines)
+
+
+def _feature_lifts(features: dict[str, dict[str, Any]]) -> Table:
+    """Every feature's mean and median in the segment against the audience, by |z|."""
+    table = Table(title="features (strongest first)", title_justify="left")
+    for header in ("feature", "mean", "median", "audience mean", "lift"):
+        table.add_column(header, justify="left" if header == "feature" else "right")
+    ranked = sorted(features.items(), key=lambda item: -abs(item[1].get("z") or 0.0))
+    for name, stats in ranked:
+        table.add_row(
+            name,
+            _figure(stats.get("mean")),
+            _figure(stats.get("median")),
+            _figure(stats.get("population_mean")),
+            "-" if stats.get("lift") is None else f"{stats['lift']:.2f}x",
+        )
+    return table
 
 
 def _score(value: float | None) -> str:

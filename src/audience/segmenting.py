@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audience.config import WorkspaceConfig
@@ -151,10 +152,8 @@ def _node_table(
             }
             name = name or persona.name
         if node.id in kpis.index:
-            definition["profile"] = {
-                key: (None if pd.isna(value) else value)
-                for key, value in kpis.loc[node.id].to_dict().items()
-            }
+            definition["profile"] = _plain(kpis.loc[node.id].to_dict())
+            definition["features"] = _feature_profile(profiles, node.id)
         rules = _rule_texts(surrogate, node.id)
         if rules:
             definition["rules"] = rules
@@ -172,6 +171,28 @@ def _node_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _feature_profile(profiles: Profiles, segment_id: str) -> dict[str, dict[str, Any]]:
+    """Each feature's mean, median, audience mean and lift in the segment."""
+    rows = profiles.features[profiles.features["segment_id"] == segment_id]
+    return {
+        str(row["feature"]): _plain(
+            {k: row[k] for k in ("mean", "median", "population_mean", "lift", "z")}
+        )
+        for _, row in rows.iterrows()
+    }
+
+
+def _plain(values: dict[Any, Any]) -> dict[str, Any]:
+    """JSON-ready: missing values as None, numpy scalars as Python numbers."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, float | int | np.floating | np.integer):
+            out[str(key)] = None if pd.isna(value) else round(float(value), 6)
+        else:
+            out[str(key)] = value
+    return out
 
 
 def _default_name(node: Node) -> str:

@@ -140,6 +140,16 @@ def test_segments_read_back_with_personas(run) -> None:
     assert persona["traits"]
     assert persona["messaging"]
     assert leaf["definition"]["profile"]["size"] == leaf["size"]
+    stored = members(ws, report.run_id)
+    features = read_features(ws.database, AS_OF).merge(stored, on="contact_id")
+    mine = features[features["segment_id"] == leaf["segment_id"]]
+    orders = leaf["definition"]["features"]["order_count"]
+    assert orders["mean"] == pytest.approx(mine["order_count"].mean(), rel=1e-6)
+    assert orders["median"] == pytest.approx(mine["order_count"].median())
+    active = features[~features["segment_id"].str.startswith("suppressed")]
+    assert orders["lift"] == pytest.approx(
+        mine["order_count"].mean() / active["order_count"].mean(), rel=1e-5
+    )
 
 
 def test_rename_persists_into_later_runs(run) -> None:
@@ -219,3 +229,18 @@ def test_small_clusters_are_merged_and_the_merge_recorded(run) -> None:
     assert all(m["share"] < 0.06 for m in merges)
     note = report.branches.set_index("branch").loc["customers", "note"]
     assert f"{len(merges)} under 6.0% merged" in note
+
+
+def test_without_a_fallback_unmatched_contacts_get_no_segment(run) -> None:
+    ws, _report = run
+    narrow = CONFIG.replace('fallback = "other"', 'fallback = ""')
+    original, ws.config = ws.config, parse_config(tomllib.loads(narrow))
+    try:
+        report = ws.segment(AS_OF)
+    finally:
+        ws.config = original
+    stored = members(ws, report.run_id)
+    features = read_features(ws.database, AS_OF)
+    assert "other" not in set(report.segments["segment_id"])
+    assert report.unassigned > 0
+    assert len(stored) + report.unassigned == len(features)

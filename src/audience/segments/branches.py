@@ -67,7 +67,7 @@ def plan_rules(config: SegmentsConfig) -> RulePlan:
         (segment, parse_rule(segment.rule, RULE_COLUMNS, where=f"segments.broad[{i}].rule"))
         for i, segment in enumerate(config.broad)
     ]
-    return RulePlan(suppress, broad, config.fallback)
+    return RulePlan(suppress, broad, config.fallback or None)
 
 
 def assign_branches(db: Database, plan: RulePlan, as_of: datetime) -> pd.DataFrame:
