@@ -64,8 +64,10 @@ def segment_tree_run(
     people = frame[active].reset_index(drop=True)
     profiles = profile_segments(people, tree.leaf[active].to_numpy())
     personas = name_segments(profiles)
-    tree, personas = _name_clusters(tree, personas)
-    profiles = profile_segments(people, tree.leaf[active].to_numpy())
+    renamed, personas = _name_clusters(tree, personas)
+    ids = {old.id: new.id for old, new in zip(tree.nodes, renamed.nodes, strict=True)}
+    profiles = _with_ids(profiles, ids)
+    tree = renamed
     step("explaining segments", 0, 1)
     surrogate = surrogate_rules(people, tree.leaf[active].to_numpy())
     nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
@@ -128,6 +130,15 @@ def _name_clusters(
         for key, persona in personas.items()
     }
     return replace(tree, nodes=nodes, leaf=leaf), personas
+
+
+def _with_ids(profiles: Profiles, ids: dict[str, str]) -> Profiles:
+    """``profiles`` under the segments' final ids (cheaper than profiling again)."""
+
+    def rename(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(segment_id=frame["segment_id"].map(lambda s: ids.get(s, s)))
+
+    return replace(profiles, segments=rename(profiles.segments), features=rename(profiles.features))
 
 
 def _node_table(
