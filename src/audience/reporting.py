@@ -52,13 +52,15 @@ def run_report_data(db: Database, config: WorkspaceConfig, run_id: str) -> Repor
     branches: dict[str, Any] = dict(metrics.get("branches", {}))  # type: ignore[call-overload]
     total = int(tree.loc[tree["parent_id"].isna(), "size"].sum())
     leaves = _leaves(tree)
+    # Persona cards for the segments people can be sent to: not suppressed, not empty.
+    contactable = leaves[(leaves["size"] > 0) & ~leaves["segment_id"].str.startswith("suppressed")]
     return ReportData(
         title=f"Audience segments, {as_of:%Y-%m-%d}",
         run_id=run_id,
         as_of=as_of,
         created_at=created_at,
         method=_methods(branches),
-        n_segments=len(leaves),
+        n_segments=len(contactable),
         ingest=_ingests(db),
         quality=_quarantine(db),
         features=_sample(active[columns], DISTRIBUTION_SAMPLE),
@@ -66,7 +68,7 @@ def run_report_data(db: Database, config: WorkspaceConfig, run_id: str) -> Repor
         projection=_projection(active, columns, names, config),
         dendrogram=_dendrogram(branches),
         lift=lift.rename(columns=names) if not lift.empty else lift,
-        personas=[_persona(row, total) for row in leaves.to_dict(orient="records")],
+        personas=[_persona(row, total) for row in contactable.to_dict(orient="records")],
         tree=_tree_table(tree, total),
         merges=_merges(branches),
         surrogate_fidelity=_float(metrics.get("surrogate_fidelity")),
