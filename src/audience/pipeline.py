@@ -305,10 +305,18 @@ def segment_audience(
     method: str | None = None,
     k: int | None = None,
     progress: StepProgress | None = None,
+    models_dir: Path | None = None,
 ) -> TreeReport:
     """The ``[segments]`` tree: see :mod:`audience.segmenting`."""
     from audience.segmenting import segment_tree_run
 
     return segment_tree_run(
-        db, config, as_of, created_at=created_at, method=method, k=k, progress=progress
+        db,
+        config,
+        as_of,
+        created_at=created_at,
+        method=method,
+        k=k,
+        progress=progress,
+        models_dir=models_dir,
     )

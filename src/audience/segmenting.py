@@ -16,17 +16,25 @@ import re
 import time
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from audience.config import WorkspaceConfig
+from audience.config import ModelsConfig, WorkspaceConfig
 from audience.personas import Persona, Profiles, name_segments, profile_segments, surrogate_rules
 from audience.pipeline import StepProgress, compute_features
-from audience.segments.branches import assign_branches, is_suppressed, plan_rules
+from audience.segments.assign import BranchAssigner, SegmentAssigner
+from audience.segments.branches import (
+    RulePlan,
+    assign_branches,
+    branch_case,
+    is_suppressed,
+    plan_rules,
+)
 from audience.segments.summary import TreeReport
-from audience.segments.tree import Node, SegmentTree, build_tree
+from audience.segments.tree import OUTLIERS, Node, SegmentTree, build_tree
 from audience.store.database import Database
 from audience.store.features_table import read_features
 from audience.store.segment_runs import new_run_id, save_tree_run
@@ -41,9 +49,11 @@ def segment_tree_run(
     method: str | None = None,
     k: int | None = None,
     progress: StepProgress | None = None,
+    models_dir: Path | None = None,
 ) -> TreeReport:
     """Run and store the tree (see the module docstring); ``method`` and ``k`` override
-    ``[models]`` in every broad segment that does not set its own."""
+    ``[models]`` in every broad segment that does not set its own. With ``models_dir``,
+    what assigning new contacts needs is kept there as ``<run_id>.joblib``."""
     started = time.perf_counter()
     step = progress or (lambda _step, _done, _total: None)
     plan = plan_rules(config.segments)
@@ -73,23 +83,24 @@ def segment_tree_run(
     nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
     run_id = new_run_id(db, created_at)
     step("storing", 0, 1)
-    save_tree_run(
-        db,
-        run_id=run_id,
-        as_of=as_of,
-        created_at=created_at,
-        memberships=_memberships(frame, tree),
-        segments=nodes,
-        config={
-            "kind": "tree",
-            "method": method,
-            "k": k,
-            "segments": config.segments.model_dump(),
-            "models": models.model_dump(),
-            "preprocess": config.preprocess.model_dump(),
-        },
-        metrics=_metrics(tree, surrogate),
-    )
+    model_file = None
+    if models_dir is not None:
+        model_file = _assigner(run_id, plan, tree).save(models_dir / f"{run_id}.joblib")
+    try:
+        save_tree_run(
+            db,
+            run_id=run_id,
+            as_of=as_of,
+            created_at=created_at,
+            memberships=_memberships(frame, tree),
+            segments=nodes,
+            config=_run_config(config, models, method, k),
+            metrics=_metrics(tree, surrogate),
+        )
+    except BaseException:
+        if model_file is not None:  # no run, no model
+            model_file.unlink(missing_ok=True)
+        raise
     return TreeReport(
         run_id=run_id,
         as_of=as_of,
@@ -100,6 +111,43 @@ def segment_tree_run(
         unassigned=int(tree.leaf.isna().sum()),
         seconds=time.perf_counter() - started,
     )
+
+
+def _run_config(
+    config: WorkspaceConfig, models: ModelsConfig, method: str | None, k: int | None
+) -> dict[str, Any]:
+    return {
+        "kind": "tree",
+        "method": method,
+        "k": k,
+        "segments": config.segments.model_dump(),
+        "models": models.model_dump(),
+        "preprocess": config.preprocess.model_dump(),
+    }
+
+
+def _assigner(run_id: str, plan: RulePlan, tree: SegmentTree) -> SegmentAssigner:
+    """The run's rules and fitted branch models, with the labels mapped to final ids."""
+    leaf_of = {
+        (node.parent, node.definition["label"]): node.id
+        for node in tree.nodes
+        if node.kind in ("cluster", OUTLIERS)
+    }
+    branches = {
+        fit.branch: BranchAssigner(
+            fit.model.preprocessor,
+            fit.model.estimator,
+            fit.model.features,
+            {
+                label: leaf_of[(fit.branch, merged)]
+                for label, merged in fit.model.label_map.items()
+                if (fit.branch, merged) in leaf_of
+            },
+        )
+        for fit in tree.fits
+        if fit.model is not None
+    }
+    return SegmentAssigner(run_id, branch_case(plan), branches)
 
 
 def slug(name: str) -> str:

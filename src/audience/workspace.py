@@ -41,7 +41,12 @@ if TYPE_CHECKING:
     from audience.activate.exports import ExportResult, Platform
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
+    from audience.segments.assign import SegmentAssigner
     from audience.segments.summary import TreeReport
+
+
+MODELS_DIR = "models"
+"""Where tree runs keep what assigning new contacts needs (``<run_id>.joblib``)."""
 
 
 class Workspace:
@@ -169,6 +174,7 @@ class Workspace:
             method=method,
             k=k,
             progress=progress,
+            models_dir=self.path / MODELS_DIR,
         )
 
     def cluster(
@@ -261,6 +267,14 @@ class Workspace:
         run = self.run_id(run_id)
         self.find_segment(segment_id, run)
         return export_segment(self.database, run, segment_id, Path(path), platform)
+
+    def assigner(self, run_id: str | None = None) -> SegmentAssigner:
+        """A run's rules and fitted models (default: the newest run), to assign new contacts
+        without refitting: ``ws.assigner().assign(rows)`` gives each row's segment."""
+        from audience.segments.assign import SegmentAssigner
+
+        run = self.run_id(run_id)
+        return SegmentAssigner.load(self.path / MODELS_DIR / f"{run}.joblib")
 
     def why(self, contact_id: str, run_id: str | None = None) -> tuple[str, list[str]]:
         """A contact's segment in a run (default: the newest) and why it is there."""

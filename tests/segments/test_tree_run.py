@@ -14,7 +14,7 @@ import pytest
 
 from audience import Workspace
 from audience.config import CONFIG_FILE, parse_config
-from audience.errors import RuleError
+from audience.errors import ConfigError, RuleError
 from audience.segments.summary import TreeReport
 from audience.store.features_table import read_features
 from audience.synth import generate
@@ -244,3 +244,28 @@ def test_without_a_fallback_unmatched_contacts_get_no_segment(run) -> None:
     assert "other" not in set(report.segments["segment_id"])
     assert report.unassigned > 0
     assert len(stored) + report.unassigned == len(features)
+
+
+def test_the_stored_model_assigns_every_contact_as_the_run_did(run) -> None:
+    ws, report = run
+    assigner = ws.assigner(report.run_id)
+    stored = members(ws, report.run_id).set_index("contact_id")
+    rows = ws.database.con.execute(
+        "SELECT f.*, c.consent, c.signup_at, "
+        "nullif(lower(split_part(c.email, '@', 2)), '') AS email_domain "
+        "FROM features f JOIN contacts c USING (contact_id) WHERE f.as_of = ? "
+        "ORDER BY contact_id",
+        [AS_OF],
+    ).df()
+    rows[["revenue_total", "revenue_mean"]] = rows[["revenue_total", "revenue_mean"]].astype(float)
+    assigned = assigner.assign(rows)
+    expected = stored.loc[rows["contact_id"], "segment_id"].to_numpy()
+    assert (assigned["segment_id"].to_numpy() == expected).all()
+    one = assigner.assign(rows.iloc[[5]])
+    assert one["segment_id"].iloc[0] == expected[5]
+
+
+def test_assigning_rows_without_the_rule_columns_is_a_clear_error(run) -> None:
+    ws, report = run
+    with pytest.raises(ConfigError, match=r"lack .*order_count"):
+        ws.assigner(report.run_id).assign(pd.DataFrame({"recency_days": [3.0]}))

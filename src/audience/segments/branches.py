@@ -72,14 +72,19 @@ def plan_rules(config: SegmentsConfig) -> RulePlan:
 
 def assign_branches(db: Database, plan: RulePlan, as_of: datetime) -> pd.DataFrame:
     """``contact_id`` and ``branch`` (None: no segment) per contact with features at ``as_of``."""
+    case = branch_case(plan)
+    sql = f"SELECT contact_id, {case} AS branch FROM ({_INPUT_SQL}) ORDER BY contact_id"
+    frame: pd.DataFrame = db.con.sql(sql, params={"as_of": as_of}).to_arrow_table().to_pandas()
+    return frame
+
+
+def branch_case(plan: RulePlan) -> str:
+    """The SQL ``CASE`` giving each row its branch (the rules are checked, ids are slugs)."""
     cases = [(f"{SUPPRESSED}/{reason}", rule) for reason, rule in plan.suppress]
     cases += [(broad.id, rule) for broad, rule in plan.broad]
     whens = " ".join(f"WHEN ({rule.sql}) THEN '{branch}'" for branch, rule in cases)
     otherwise = f"'{plan.fallback}'" if plan.fallback else "NULL"
-    case = f"CASE {whens} ELSE {otherwise} END" if whens else otherwise
-    sql = f"SELECT contact_id, {case} AS branch FROM ({_INPUT_SQL}) ORDER BY contact_id"
-    frame: pd.DataFrame = db.con.sql(sql, params={"as_of": as_of}).to_arrow_table().to_pandas()
-    return frame
+    return f"CASE {whens} ELSE {otherwise} END" if whens else otherwise
 
 
 def is_suppressed(branch: pd.Series) -> pd.Series:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from audience.config import BroadSegment, ModelsConfig, PreprocessConfig, SegmentsConfig
 from audience.errors import SegmentationError
+from audience.features.preprocess import Preprocessor
 from audience.models.base import NOISE
 from audience.models.configured import fit_segmenter
 from audience.models.summary import SegmentationReport, describe_run
@@ -41,6 +42,17 @@ class Node:
 
 
 @dataclass(frozen=True)
+class BranchModel:
+    """What assigning a new contact of a branch needs: no refit, only transform and predict."""
+
+    preprocessor: Preprocessor
+    estimator: Any
+    features: tuple[str, ...]
+    label_map: dict[int, int]
+    """The estimator's label → the branch's label after small clusters were merged."""
+
+
+@dataclass(frozen=True)
 class BranchFit:
     """How one broad segment was clustered (or why it was not)."""
 
@@ -51,6 +63,8 @@ class BranchFit:
     merges: list[dict[str, Any]]
     linkage: np.ndarray | None = None
     """The hierarchical model's linkage matrix (for a dendrogram), when one was chosen."""
+    model: BranchModel | None = None
+    """None when not clustered, or for k-prototypes (its category codes are not kept)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,12 @@ def _cluster(
     if merges:
         note += f", {len(merges)} under {segments.min_share:.1%} merged"
     linkage = getattr(segmenter.estimator_, "linkage_", None)
-    fit = BranchFit(broad.id, len(rows), report, note, merged, linkage)
+    model = None
+    if not inputs.categorical:
+        pairs = set(zip(segmenter.labels_.tolist(), labels.tolist(), strict=True))
+        features = tuple(c for c in models.features)
+        model = BranchModel(inputs.preprocessor, segmenter.estimator_, features, dict(pairs))
+    fit = BranchFit(broad.id, len(rows), report, note, merged, linkage, model)
     return fit, labels, proba, report
 
 
