@@ -45,7 +45,6 @@ from audience.validate import (
 if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
-    from audience.segments.summary import TreeReport
 
 Progress = Callable[[int], None]
 
@@ -294,29 +293,3 @@ def cluster_contacts(
         definitions=report.definitions(),
     )
     return report.stored(run_id, as_of, time.perf_counter() - started)
-
-
-def segment_audience(
-    db: Database,
-    config: WorkspaceConfig,
-    as_of: datetime,
-    *,
-    created_at: datetime,
-    method: str | None = None,
-    k: int | None = None,
-    progress: StepProgress | None = None,
-    models_dir: Path | None = None,
-) -> TreeReport:
-    """The ``[segments]`` tree: see :mod:`audience.segmenting`."""
-    from audience.segmenting import segment_tree_run
-
-    return segment_tree_run(
-        db,
-        config,
-        as_of,
-        created_at=created_at,
-        method=method,
-        k=k,
-        progress=progress,
-        models_dir=models_dir,
-    )

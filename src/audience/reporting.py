@@ -10,6 +10,7 @@ preprocessed as for clustering.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from audience.errors import ConfigError
 from audience.features.preprocess import build_preprocessor
 from audience.personas import profile_segments, why
 from audience.report import ReportData, write_report
+from audience.segments.branches import is_suppressed
 from audience.store.database import Database
 from audience.store.features_table import read_features
 from audience.store.segment_runs import read_run, read_tree
@@ -38,10 +40,7 @@ def write_run_report(db: Database, config: WorkspaceConfig, run_id: str, path: P
 def run_report_data(db: Database, config: WorkspaceConfig, run_id: str) -> ReportData:
     created_at, as_of, _config, metrics = read_run(db, run_id)
     tree = read_tree(db, run_id)
-    frame = read_features(db, as_of)
-    members = _members(db, run_id)
-    people = frame.merge(members, on="contact_id", how="inner")
-    active = people[~people["segment_id"].str.startswith("suppressed")].reset_index(drop=True)
+    active = _contactable(db, run_id, as_of)
     columns = list(config.models.features)
     lift = (
         profile_segments(active, active["segment_id"].to_numpy(), columns).lift_matrix()
@@ -90,6 +89,16 @@ def _members(db: Database, run_id: str) -> pd.DataFrame:
         .to_pandas()
     )
     return frame
+
+
+def _contactable(
+    db: Database, run_id: str, as_of: datetime, members: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The run's features at ``as_of`` with ``segment_id``, for its non-suppressed contacts."""
+    people = read_features(db, as_of).merge(
+        _members(db, run_id) if members is None else members, on="contact_id", how="inner"
+    )
+    return people[~is_suppressed(people["segment_id"])].reset_index(drop=True)
 
 
 def _leaves(tree: pd.DataFrame) -> pd.DataFrame:
@@ -226,8 +235,7 @@ def contact_reasons(
     if segment_id.startswith("suppressed/"):
         node = read_tree(db, run_id).set_index("segment_id").loc[segment_id]
         return segment_id, [f"matched the suppression rule {node['definition'].get('rule')}"]
-    people = read_features(db, as_of).merge(members, on="contact_id", how="inner")
-    active = people[~people["segment_id"].str.startswith("suppressed")].reset_index(drop=True)
+    active = _contactable(db, run_id, as_of, members)
     profiles = profile_segments(
         active, active["segment_id"].to_numpy(), list(config.models.features)
     )

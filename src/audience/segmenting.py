@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from audience.config import ModelsConfig, WorkspaceConfig
-from audience.personas import Persona, Profiles, name_segments, profile_segments, surrogate_rules
+from audience.personas import (
+    Persona,
+    Profiles,
+    Surrogate,
+    name_segments,
+    profile_segments,
+    surrogate_rules,
+)
 from audience.pipeline import StepProgress, compute_features
 from audience.segments.assign import BranchAssigner, SegmentAssigner
 from audience.segments.branches import (
@@ -193,7 +200,7 @@ def _node_table(
     tree: SegmentTree,
     personas: dict[str, Persona],
     profiles: Profiles,
-    surrogate: Any,
+    surrogate: Surrogate,
     total: int,
 ) -> pd.DataFrame:
     kpis = profiles.segments.set_index("segment_id")
@@ -213,7 +220,7 @@ def _node_table(
         if node.id in kpis.index:
             definition["profile"] = _plain(kpis.loc[node.id].to_dict())
             definition["features"] = _feature_profile(profiles, node.id)
-        rules = _rule_texts(surrogate, node.id)
+        rules = [rule.text for rule in surrogate.rules.get(node.id, ())]
         if rules:
             definition["rules"] = rules
         rows.append(
@@ -262,10 +269,6 @@ def _default_name(node: Node) -> str:
     return node.id.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
 
 
-def _rule_texts(surrogate: Any, segment_id: str) -> list[str]:
-    return [getattr(rule, "text", str(rule)) for rule in surrogate.rules.get(segment_id, [])]
-
-
 def _memberships(frame: pd.DataFrame, tree: SegmentTree) -> pd.DataFrame:
     assigned = tree.leaf.notna().to_numpy()
     return pd.DataFrame(
@@ -298,7 +301,7 @@ def _selection(tree: SegmentTree) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
-def _metrics(tree: SegmentTree, surrogate: Any) -> dict[str, Any]:
+def _metrics(tree: SegmentTree, surrogate: Surrogate) -> dict[str, Any]:
     branches = {}
     for fit in tree.fits:
         entry: dict[str, Any] = {"contacts": fit.contacts, "note": fit.note, "merges": fit.merges}

@@ -31,7 +31,6 @@ from audience.pipeline import (
     compute_features,
     ingest_file,
     resolve_kind,
-    segment_audience,
 )
 from audience.store import Database, create_secret, read_secret
 from audience.store.profile import DataProfile, profile
@@ -165,8 +164,11 @@ class Workspace:
         override it), merges small clusters, names every segment after its persona,
         explains them with surrogate rules, and stores it all under a new run id.
         """
+        # Imported here: personas and the report's dependencies are for segmenting only.
+        from audience.segmenting import segment_tree_run
+
         moment = _aware(as_of)
-        return segment_audience(
+        return segment_tree_run(
             self.database,
             self.config,
             moment,

@@ -86,9 +86,9 @@ def export_segment(
     layout = LAYOUTS[platform]
     params = {"run": run_id, "segment": segment_id, "prefix": f"{segment_id}/%"}
     members = f"SELECT * FROM ({_MEMBERS}) WHERE NOT suppressed"
-    count = _count(db, f"SELECT count(*) FROM ({_MEMBERS})", params)
-    kept = _count(db, f"SELECT count(*) FROM ({members})", params)
-    no_email = _count(db, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
+    count = scalar_int(db.con, f"SELECT count(*) FROM ({_MEMBERS})", params)
+    kept = scalar_int(db.con, f"SELECT count(*) FROM ({members})", params)
+    no_email = scalar_int(db.con, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
     if layout.needs_email:
         members += " AND email IS NOT NULL"
     select = ", ".join(f'{sql} AS "{header}"' for header, sql in layout.columns)
@@ -101,19 +101,3 @@ def export_segment(
     )
     rows = kept - no_email if layout.needs_email else kept
     return ExportResult(path, rows, no_email if layout.needs_email else 0, count - kept)
-
-
-def _count(db: Database, sql: str, params: dict[str, str]) -> int:
-    rows = db.con.execute(sql, params).fetchall()
-    return int(rows[0][0]) if rows else 0
-
-
-def segment_exists(db: Database, run_id: str, segment_id: str) -> bool:
-    return (
-        scalar_int(
-            db.con,
-            "SELECT count(*) FROM segments WHERE run_id = ? AND segment_id = ?",
-            [run_id, segment_id],
-        )
-        > 0
-    )

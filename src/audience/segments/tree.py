@@ -97,9 +97,9 @@ def build_tree(
     nodes = _rule_nodes(leaf, plan, definitions)
     fits = []
     for broad, _rule in plan.broad:
-        rows = np.flatnonzero((leaf == broad.id).to_numpy())
         if not broad.cluster:
             continue
+        rows = np.flatnonzero((leaf == broad.id).to_numpy())
         fit, labels, proba, report = _cluster(
             frame.iloc[rows], broad, segments, models, preprocess, progress
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -17,7 +18,11 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return tuple(rows[0]) if rows else None
 
 
-def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+def scalar_int(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list[Any] | Mapping[str, Any] | None = None,
+) -> int:
     """The integer in the first column of the first row (0 when there is no row)."""
     row = first_row(con.execute(sql, params or []))
     return int(row[0]) if row else 0
