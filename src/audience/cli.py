@@ -5,15 +5,13 @@ A user mistake prints one paragraph and exits 1, never a traceback.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,7 +23,9 @@ from rich.progress import (
 from rich.table import Table
 
 from audience import console as render
-from audience.errors import AudienceError, ConfigError
+from audience.cli_common import WorkspaceOption, err, friendly, out_console
+from audience.cli_service import keys_app, serve
+from audience.errors import ConfigError
 from audience.ingest import Kind, parse_explicit
 from audience.workspace import Workspace
 
@@ -39,36 +39,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-out_console = Console()
-err = Console(stderr=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-WorkspaceOption = Annotated[
-    Path,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="AUDIENCE_WORKSPACE",
-        help="The workspace folder (default: the current folder, or AUDIENCE_WORKSPACE).",
-        show_default=False,
-    ),
-]
-
-
-def friendly(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an :class:`AudienceError` into one paragraph on stderr and exit status 1."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except AudienceError as exc:
-            render.error(err, str(exc))
-            raise typer.Exit(1) from None
-
-    return run
 
 
 @app.command()
@@ -220,6 +190,8 @@ segments_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(segments_app, name="segments")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 
 RunOption = Annotated[
     str | None,

@@ -29,6 +29,10 @@ class ConfigError(AudienceError):
     """A configuration key or argument is unknown, of the wrong type, or out of range."""
 
 
+class NotFoundError(ConfigError):
+    """A run, segment, contact or key named by the caller does not exist."""
+
+
 class WorkspaceError(AudienceError):
     """The workspace folder, its config, secret or database cannot be used."""
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.decomposition import PCA  # type: ignore[import-untyped]
 
 from audience.config import WorkspaceConfig
-from audience.errors import ConfigError
+from audience.errors import NotFoundError
 from audience.features.preprocess import build_preprocessor
 from audience.personas import profile_segments, why
 from audience.report import ReportData, write_report
@@ -227,7 +227,7 @@ def contact_reasons(
     members = _members(db, run_id)
     mine = members[members["contact_id"] == contact_id]
     if mine.empty:
-        raise ConfigError(
+        raise NotFoundError(
             f"Contact {contact_id!r} has no segment in run {run_id}: it is not in the "
             "workspace, signed up after the run's as_of, or matched no rule."
         )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
-from audience.errors import ConfigError, WorkspaceError
+from audience.errors import ConfigError, NotFoundError, WorkspaceError
 from audience.ingest import Kind
 from audience.pipeline import (
     Progress,
@@ -210,7 +210,7 @@ class Workspace:
 
         if run_id is not None:
             if not run_exists(self.database, run_id):
-                raise ConfigError(
+                raise NotFoundError(
                     f"run {run_id!r} does not exist in {self.path}; `audience segments` shows "
                     "the newest run's segments."
                 )
@@ -242,7 +242,7 @@ class Workspace:
         tree = self.segments(run_id)
         match = tree[tree["segment_id"] == segment_id]
         if match.empty:
-            raise ConfigError(_unknown_segment(segment_id, tree["segment_id"].tolist()))
+            raise NotFoundError(_unknown_segment(segment_id, tree["segment_id"].tolist()))
         return match.iloc[0]
 
     def rename_segment(self, segment_id: str, name: str, run_id: str | None = None) -> None:

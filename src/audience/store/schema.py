@@ -15,7 +15,7 @@ import duckdb
 from audience.errors import SchemaVersionError
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -126,8 +126,21 @@ _V2 = [
 )""",
 ]
 
+_V3 = [
+    # API keys of `audience serve` (`audience keys create`): only a hash of the secret part
+    # is kept, so a copy of the database does not give access to the server.
+    """CREATE TABLE api_keys (
+    key_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    secret_hash VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+)""",
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
-MIGRATIONS: list[Migration] = [_statements(_V1), _statements(_V2)]
+MIGRATIONS: list[Migration] = [_statements(_V1), _statements(_V2), _statements(_V3)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

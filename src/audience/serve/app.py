@@ -1,0 +1,158 @@
+"""The FastAPI application: the JSON API under ``/api``, the dashboard at ``/``, ``/health``.
+
+Errors are one paragraph in ``{"detail": …}``: a user mistake is a 4xx and changes nothing
+(a missing run, segment or contact 404, a run already going 409, anything else the caller
+can fix 422, a body too large 413, JSON that does not parse 400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from audience import __version__
+from audience.errors import AudienceError, NotFoundError, WorkspaceError
+from audience.serve.api import router as api_router
+from audience.serve.auth import SESSION_COOKIE, LoginRequired, session_secret
+from audience.serve.dashboard import router as dashboard_router
+from audience.serve.jobs import JobConflictError
+from audience.serve.service import Service
+from audience.workspace import Workspace
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""Largest request body accepted; batches have their own item limits below this."""
+
+
+def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The server for one workspace (which it keeps open until shutdown)."""
+    service = Service(workspace)
+    app = FastAPI(
+        title="Audience",
+        version=__version__,
+        description=(
+            "Segments of an email audience: runs, the segment tree with personas, members, "
+            "a contact's segment and why, real-time assignment, event ingestion and "
+            "background segmentation runs. Every endpoint but `/health` needs an API key "
+            "(`audience keys create`), sent as `X-API-Key` or a bearer token; read keys "
+            "cannot change anything."
+        ),
+    )
+    app.state.service = service
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(workspace.secret),
+        session_cookie=SESSION_COOKIE,
+        same_site="strict",  # the rename form is not reachable from another site
+        https_only=False,  # loopback by default; behind TLS the proxy sets the scheme
+        max_age=12 * 3600,
+    )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    _handle_errors(app)
+
+    @app.get("/health", tags=["health"], summary="Liveness, without a key")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api_router)
+    app.include_router(dashboard_router)
+    app.router.add_event_handler("shutdown", service.close)
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        target = "/login?" + urlencode({"next": exc.next_path})
+        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+    @app.exception_handler(AudienceError)
+    async def audience_error(request: Request, exc: AudienceError) -> JSONResponse:
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        if isinstance(exc, NotFoundError):
+            code = status.HTTP_404_NOT_FOUND
+        elif isinstance(exc, JobConflictError):
+            code = status.HTTP_409_CONFLICT
+        elif isinstance(exc, WorkspaceError):
+            code = status.HTTP_409_CONFLICT  # e.g. nothing segmented yet
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            where = errors[0].get("ctx", {}).get("error", "")
+            return JSONResponse(
+                {"detail": f"The request body is not valid JSON ({where})."},
+                status_code=status.HTTP_400_BAD_REQUEST,
+            )
+        lines = [f"{_location(e['loc'])}: {e['msg']}" for e in errors[:10]]
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        return JSONResponse(
+            {
+                "detail": "The request does not match the API: " + "; ".join(lines) + more + ".",
+                "errors": [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors
+                ],
+            },
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+class BodyLimit:
+    """Refuse a body larger than ``max_bytes`` with 413, before anything reads it whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            response = JSONResponse(
+                {
+                    "detail": f"The request body is {int(length):,} bytes; the limit is "
+                    f"{self.max_bytes:,}. Send smaller batches."
+                },
+                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge(self.max_bytes)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            response = JSONResponse(
+                {
+                    "detail": f"The request body is over the limit of {self.max_bytes:,} bytes. "
+                    "Send smaller batches."
+                },
+                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+            )
+            await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
