@@ -92,6 +92,7 @@ def serve(
 
     ws = Workspace(workspace)
     app = create_app(ws)
+    app.state.service.warm_up()
     err.print(
         f"serving {ws.path} on http://{host}:{port} (dashboard /, API docs /docs); Ctrl+C stops"
     )

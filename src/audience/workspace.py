@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from audience.activate.exports import ExportResult, Platform
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
+    from audience.personas import Profiles
     from audience.segments.assign import SegmentAssigner
     from audience.segments.summary import TreeReport
 
@@ -278,11 +279,22 @@ class Workspace:
         run = self.run_id(run_id)
         return SegmentAssigner.load(self.path / MODELS_DIR / f"{run}.joblib")
 
-    def why(self, contact_id: str, run_id: str | None = None) -> tuple[str, list[str]]:
-        """A contact's segment in a run (default: the newest) and why it is there."""
+    def why(
+        self, contact_id: str, run_id: str | None = None, profiles: Profiles | None = None
+    ) -> tuple[str, list[str]]:
+        """A contact's segment in a run (default: the newest) and why it is there
+        (``profiles``: the run's :meth:`profiles`, computed when not given)."""
         from audience.reporting import contact_reasons
 
-        return contact_reasons(self.database, self.config, self.run_id(run_id), contact_id)
+        run = self.run_id(run_id)
+        return contact_reasons(self.database, self.config, run, contact_id, profiles)
+
+    def profiles(self, run_id: str | None = None) -> Profiles:
+        """Every segment's profile in a run (default: the newest) against its contactable
+        audience: what :meth:`why` compares a contact with."""
+        from audience.reporting import run_profiles
+
+        return run_profiles(self.database, self.config, self.run_id(run_id))
 
     def report(self, run_id: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the self-contained HTML report of a run (default: the newest) and return

@@ -19,7 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from audience.errors import NotFoundError, WorkspaceError
+from audience.errors import WorkspaceError
+from audience.personas import Profiles
+from audience.reporting import no_segment
 from audience.segments.assign import SegmentAssigner
 from audience.serve.jobs import Job, Jobs
 from audience.serve.live import (
@@ -48,6 +50,30 @@ class Service:
         self._model: SegmentAssigner | None = None
         self._names: dict[str, str] = {}
         self._keys: dict[str, tuple[key_store.ApiKey, float]] = {}
+        self._profiles: dict[str, Profiles] = {}
+        self._profiles_lock = threading.Lock()
+
+    def warm_up(self) -> threading.Thread:
+        """Compute the newest run's profiles in the background, so the first contact
+        lookup does not wait for them (seconds at a million contacts)."""
+        thread = threading.Thread(target=self._warm, name="warm-profiles", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self) -> None:
+        with self.lock:
+            run = latest_tree_run(self.workspace.database)
+        if run is not None:
+            self.profiles(run)
+
+    def profiles(self, run_id: str) -> Profiles:
+        """A run's segment profiles, computed once on a connection of their own (so other
+        requests go on meanwhile) and kept."""
+        with self._profiles_lock:
+            if run_id not in self._profiles:
+                with Workspace(self.workspace.path) as own:
+                    self._profiles[run_id] = own.profiles(run_id)
+            return self._profiles[run_id]
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -125,12 +151,12 @@ class Service:
             run = self.workspace.run_id(run_id)
             found = listing.contact_membership(self.workspace.database, run, contact_id)
             if found is None:
-                raise NotFoundError(
-                    f"Contact {contact_id!r} has no segment in run {run}: it is not in the "
-                    "workspace, signed up after the run's as_of, or matched no rule."
-                )
-            segment_id, reasons = self.workspace.why(contact_id, run)
+                raise no_segment(contact_id, run)
+            segment_id = found[0]
             name = str(self.workspace.find_segment(segment_id, run)["name"])
+        profiles = None if segment_id.startswith("suppressed/") else self.profiles(run)
+        with self.lock:
+            segment_id, reasons = self.workspace.why(contact_id, run, profiles)
         return {
             "contact_id": contact_id,
             "run_id": run,

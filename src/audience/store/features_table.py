@@ -60,14 +60,18 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]
     return [(str(name), str(kind)) for name, kind in rows]
 
 
-def read_features(db: Database, as_of: datetime) -> pd.DataFrame:
-    """The stored features at ``as_of``, one row per contact, ordered by ``contact_id``.
+def read_features(db: Database, as_of: datetime, contact_id: str | None = None) -> pd.DataFrame:
+    """The stored features at ``as_of``, one row per contact, ordered by ``contact_id``
+    (only ``contact_id``'s row when it is given).
 
     Money is stored as DECIMAL; it is read as float64, since pandas would otherwise hold
     Python ``Decimal`` objects that numeric code treats as text."""
+    one = "" if contact_id is None else "AND contact_id = $contact "
+    params: dict[str, object] = {"as_of": as_of}
+    if contact_id is not None:
+        params["contact"] = contact_id
     table = db.con.sql(
-        f"SELECT * FROM {TABLE} WHERE as_of = $as_of ORDER BY contact_id",
-        params={"as_of": as_of},
+        f"SELECT * FROM {TABLE} WHERE as_of = $as_of {one}ORDER BY contact_id", params=params
     ).to_arrow_table()
     for index, column in enumerate(table.schema):
         if pa.types.is_decimal(column.type):
