@@ -427,6 +427,10 @@ def demo(
     steps.close()
     out_console.print(f"workspace: {steps.workspace.path}")
     out_console.print(f"[green]report[/]: {report_path}")
+    out_console.print(
+        f"serve it: audience keys create --role admin -w {steps.workspace.path}, then "
+        f"audience serve -w {steps.workspace.path}"
+    )
 
 
 def parse_as_of(text: str | None) -> datetime | None:
