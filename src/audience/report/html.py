@@ -57,21 +57,21 @@ def sections(data: ReportData) -> list[Section]:
 def render_report(data: ReportData) -> str:
     """The report as one HTML document (UTF-8 text) that works offline."""
     figures = report_figures(data)
-    charts = {div: _figure_html(fig, div) for div, fig in figures.items()}
+    charts = {div: figure_html(fig, div) for div, fig in figures.items()}
     template = _environment().get_template("report.html.j2")
     return template.render(
         data=data,
         sections=sections(data),
         charts=charts,
-        plotly_js=Markup(_plotly_js()),
+        plotly_js=Markup(plotly_js()),
         names=segment_names(data),
         ingest=_records(data.ingest),
         ingest_totals=_ingest_totals(data.ingest),
         quality=_records(data.quality),
         selection=_records(data.selection),
-        tree=_tree_rows(data.tree),
+        tree=tree_rows(data.tree),
         merges=_records(data.merges),
-        personas=[_persona(p) for p in data.personas],
+        personas=[persona_view(p) for p in data.personas],
     )
 
 
@@ -99,11 +99,11 @@ def _environment() -> jinja2.Environment:
 
 
 @cache
-def _plotly_js() -> str:
+def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def _figure_html(fig: Any, div_id: str) -> Markup:
+def figure_html(fig: Any, div_id: str) -> Markup:
     height = fig.layout.height
     return Markup(
         fig.to_html(
@@ -163,7 +163,7 @@ def _ingest_totals(ingest: pd.DataFrame) -> dict[str, int]:
     return {c: int(pd.to_numeric(ingest[c], errors="coerce").fillna(0).sum()) for c in columns}
 
 
-def _tree_rows(tree: pd.DataFrame) -> list[dict[str, Any]]:
+def tree_rows(tree: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of the tree depth-first from its roots (in table order), each with its depth."""
     rows = _records(tree)
     children: dict[str, list[int]] = {}
@@ -182,7 +182,7 @@ def _tree_rows(tree: pd.DataFrame) -> list[dict[str, Any]]:
     return [{**rows[i], "depth": depth} for i, depth in order]
 
 
-def _persona(persona: dict[str, Any]) -> dict[str, Any]:
+def persona_view(persona: dict[str, Any]) -> dict[str, Any]:
     def texts(key: str) -> list[str]:
         value = persona.get(key) or []
         return [value] if isinstance(value, str) else [str(v) for v in value]

@@ -28,14 +28,14 @@ from audience.errors import ConfigError, NotFoundError, WorkspaceError
 from audience.report.charts import FONT, LIFT_LIMIT, PALETTE, label, tree_figure
 from audience.report.html import (
     DASH,
-    _figure_html,
-    _persona,
-    _plotly_js,
-    _tree_rows,
+    figure_html,
     format_count,
     format_metric,
     format_share,
     format_when,
+    persona_view,
+    plotly_js,
+    tree_rows,
 )
 from audience.serve.auth import Editor, Viewer, service_of
 from audience.serve.service import Service
@@ -142,7 +142,7 @@ def local_path(target: str) -> str:
 
 
 @router.get(PLOTLY_JS_PATH)
-def plotly_js() -> Response:
+def plotly_script() -> Response:
     """Plotly's JavaScript from the installed package (not a page: no session needed)."""
     return Response(
         _plotly_bytes(),
@@ -153,7 +153,7 @@ def plotly_js() -> Response:
 
 @cache
 def _plotly_bytes() -> bytes:
-    return _plotly_js().encode("utf-8")
+    return plotly_js().encode("utf-8")
 
 
 @router.get("/login")
@@ -204,8 +204,8 @@ def overview(request: Request, user: Viewer) -> Response:
         "overview.html.j2",
         user,
         run=_run_facts(service, run_id, tree),
-        tree=_tree_rows(tree[["segment_id", "parent_id", "name", "size", "share", "kind"]]),
-        treemap=_figure_html(tree_figure(tree), "fig-tree"),
+        tree=tree_rows(tree[["segment_id", "parent_id", "name", "size", "share", "kind"]]),
+        treemap=figure_html(tree_figure(tree), "fig-tree"),
     )
 
 
@@ -294,7 +294,7 @@ def segment_view(service: Service, segment_id: str) -> dict[str, Any]:
         "kpis": _kpis(definition.get("profile") or {}),
         "rule": definition.get("rule"),
         "rules": _rules(definition.get("rules")),
-        "lift": _figure_html(lift_bars(lifts), "fig-lift") if _strongest(lifts) else None,
+        "lift": figure_html(lift_bars(lifts), "fig-lift") if _strongest(lifts) else None,
         "members": members,
         "members_total": total,
         "probabilities": any(probability is not None for _id, probability in members),
@@ -312,7 +312,7 @@ def _parent(tree: pd.DataFrame, parent_id: object) -> dict[str, Any] | None:
 def _persona_of(row: pd.Series) -> dict[str, Any]:
     persona = row["definition"]["persona"]
     fields = {"segment_id": row["segment_id"], "name": row["name"], "size": row["size"]}
-    return _persona({**fields, "share": row["share"], **persona})
+    return persona_view({**fields, "share": row["share"], **persona})
 
 
 def _kpis(profile: dict[str, Any]) -> list[dict[str, Any]]:
