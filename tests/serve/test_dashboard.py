@@ -230,6 +230,8 @@ def test_a_read_session_has_no_rename_form_and_gets_403(
     assert "/rename" not in reader.get(segment_url(segment_id)).text
     response = reader.post(f"{segment_url(segment_id)}/rename", data={"name": "Hijacked"})
     assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "read key" in response.text
     assert name_of(served.workspace, segment_id) == before
 
 

@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +22,7 @@ from audience import __version__
 from audience.errors import AudienceError, NotFoundError, WorkspaceError
 from audience.serve.api import router as api_router
 from audience.serve.auth import SESSION_COOKIE, LoginRequired, session_secret
+from audience.serve.dashboard import error_page
 from audience.serve.dashboard import router as dashboard_router
 from audience.serve.jobs import JobConflictError
 from audience.serve.service import Service
@@ -70,6 +73,12 @@ def _handle_errors(app: FastAPI) -> None:
     async def login(request: Request, exc: LoginRequired) -> RedirectResponse:
         target = "/login?" + urlencode({"next": exc.next_path})
         return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(("/api/", "/health", "/docs", "/openapi", "/static/")):
+            return await http_exception_handler(request, exc)
+        return error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(AudienceError)
     async def audience_error(request: Request, exc: AudienceError) -> JSONResponse:

@@ -123,6 +123,12 @@ def _message(request: Request, user: ApiKey, title: str, text: str, status_code:
     return _page(request, "message.html.j2", user, status_code, title=title, text=text)
 
 
+def error_page(request: Request, status_code: int, detail: str) -> Response:
+    """An HTTP error on a page (a read session posting a rename, say) as a page, not JSON."""
+    title = {403: "Not allowed", 404: "Not found"}.get(status_code, "Something went wrong")
+    return _page(request, "message.html.j2", None, status_code, title=title, text=detail)
+
+
 def _no_run(request: Request, user: ApiKey) -> Response:
     return _message(request, user, "No segmentation yet", NO_RUN, status.HTTP_404_NOT_FOUND)
 
