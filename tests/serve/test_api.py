@@ -431,3 +431,31 @@ def test_keys_made_over_the_api_work_and_revoked_ones_stop(served: Served) -> No
     assert served.client.get("/api/runs", headers={"X-API-Key": key}).status_code == 401
     unknown = served.client.delete("/api/keys/nokey", headers=served.as_admin())
     assert unknown.status_code == 404
+
+
+def test_the_fast_assign_path_keeps_the_body_limit(served: Served) -> None:
+    huge = b'{"features": {"country": "' + b"x" * (9 * 1024 * 1024) + b'"}}'
+    response = served.client.post(
+        "/api/assign",
+        content=huge,
+        headers={**served.as_reader(), "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_assign_before_any_run_is_409(built_workspace: Any, tmp_path: Any) -> None:
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from audience import Workspace
+    from audience.serve import create_app
+    from audience.store.keys import create_key
+
+    ws = Workspace.init(tmp_path / "empty")
+    _key, text = create_key(ws.database, "read", "r", datetime.now(UTC))
+    with TestClient(create_app(ws)) as client:
+        response = client.post("/api/assign", json={"features": {}}, headers={"X-API-Key": text})
+    assert response.status_code == 409
+    assert "POST /api/runs" in response.json()["detail"]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from audience.serve.auth import Admin, Reader, service_of
+from audience.serve.batching import AssignBatcher
 from audience.serve.jobs import Job
 from audience.serve.schemas import (
     AssignBatchRequest,
@@ -34,7 +35,6 @@ from audience.serve.schemas import (
     Segment,
     SegmentTree,
 )
-from audience.serve.service import Service
 from audience.store.keys import ApiKey
 
 
@@ -239,9 +239,8 @@ def get_contact(request: Request, contact_id: str, _key: Reader, run: RunQuery =
     summary="Assign one contact from its features (current model, no refit)",
 )
 async def assign(request: Request, body: AssignRequest, _key: Reader) -> Response:
-    service = service_of(request)
-    result = service.assign(_rows([body.features]))
-    return _json(_assignments(service, result)[0])
+    batcher: AssignBatcher = request.app.state.assign_batcher
+    return _json(await batcher.submit(body.features.model_dump()))
 
 
 @router.post(
@@ -252,8 +251,8 @@ async def assign(request: Request, body: AssignRequest, _key: Reader) -> Respons
 )
 def assign_batch(request: Request, body: AssignBatchRequest, _key: Reader) -> Response:
     service = service_of(request)
-    result = service.assign(_rows(body.contacts))
-    return _json({"run_id": service.model().run_id, "assignments": _assignments(service, result)})
+    assignments = service.assign_records([contact.model_dump() for contact in body.contacts])
+    return _json({"run_id": service.model().run_id, "assignments": assignments})
 
 
 @router.post(
@@ -271,28 +270,7 @@ def assign_live(request: Request, body: LiveAssignRequest, _key: Reader) -> Resp
     rejected = [
         {"line": r["line"], "reason": r["reason"], "detail": r["detail"]} for r in live.rejected
     ]
-    return _json({**_assignments(service, result)[0], "features": features, "rejected": rejected})
-
-
-def _rows(models: list[Any]) -> pd.DataFrame:
-    return pd.DataFrame.from_records([m.model_dump() for m in models])
-
-
-def _assignments(service: Service, result: pd.DataFrame) -> list[dict[str, Any]]:
-    run_id = service.model().run_id
-    out = []
-    for segment, probability in zip(result["segment_id"], result["probability"], strict=True):
-        seg = segment if isinstance(segment, str) else None
-        p = float(probability)
-        out.append(
-            {
-                "run_id": run_id,
-                "segment_id": seg,
-                "segment_name": service.segment_name(seg),
-                "probability": p if np.isfinite(p) else None,
-            }
-        )
-    return out
+    return _json({**service.assignments(result)[0], "features": features, "rejected": rejected})
 
 
 # -- events -------------------------------------------------------------------------------

@@ -19,12 +19,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from audience import __version__
-from audience.errors import AudienceError, NotFoundError, WorkspaceError
+from audience.errors import AudienceError
 from audience.serve.api import router as api_router
 from audience.serve.auth import SESSION_COOKIE, LoginRequired, session_secret
+from audience.serve.batching import AssignBatcher
 from audience.serve.dashboard import error_page
 from audience.serve.dashboard import router as dashboard_router
-from audience.serve.jobs import JobConflictError
+from audience.serve.fastpath import FastAssign
+from audience.serve.problems import audience_error_status, invalid_request
 from audience.serve.service import Service
 from audience.workspace import Workspace
 
@@ -47,6 +49,8 @@ def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         ),
     )
     app.state.service = service
+    batcher = AssignBatcher(service.assign_records)
+    app.state.assign_batcher = batcher
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(workspace.secret),
@@ -56,6 +60,8 @@ def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         max_age=12 * 3600,
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    # Outermost: the hot endpoint skips the stack below (see serve/fastpath.py).
+    app.add_middleware(FastAssign, service=service, batcher=batcher, max_bytes=max_body_bytes)
     _handle_errors(app)
 
     @app.get("/health", tags=["health"], summary="Liveness, without a key")
@@ -82,39 +88,12 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(AudienceError)
     async def audience_error(request: Request, exc: AudienceError) -> JSONResponse:
-        code = status.HTTP_422_UNPROCESSABLE_CONTENT
-        if isinstance(exc, NotFoundError):
-            code = status.HTTP_404_NOT_FOUND
-        elif isinstance(exc, JobConflictError):
-            code = status.HTTP_409_CONFLICT
-        elif isinstance(exc, WorkspaceError):
-            code = status.HTTP_409_CONFLICT  # e.g. nothing segmented yet
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        return JSONResponse({"detail": str(exc)}, status_code=audience_error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(error.get("type") == "json_invalid" for error in errors):
-            where = errors[0].get("ctx", {}).get("error", "")
-            return JSONResponse(
-                {"detail": f"The request body is not valid JSON ({where})."},
-                status_code=status.HTTP_400_BAD_REQUEST,
-            )
-        lines = [f"{_location(e['loc'])}: {e['msg']}" for e in errors[:10]]
-        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        return JSONResponse(
-            {
-                "detail": "The request does not match the API: " + "; ".join(lines) + more + ".",
-                "errors": [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors
-                ],
-            },
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-
-
-def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+        code, body = invalid_request(exc.errors())
+        return JSONResponse(body, status_code=code)
 
 
 class BodyLimit:

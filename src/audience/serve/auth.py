@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from audience.serve.problems import INVALID_KEY, MISSING_KEY
 from audience.serve.service import Service
 from audience.store.keys import ApiKey
 
@@ -45,17 +46,12 @@ async def api_key(
     text = header or (bearer.credentials if bearer is not None else None)
     if not text:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "This endpoint needs an API key: send it as 'X-API-Key: aud_…' or "
-            "'Authorization: Bearer aud_…'. Create one with `audience keys create`.",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, MISSING_KEY, headers={"WWW-Authenticate": "Bearer"}
         )
     key = service_of(request).authenticate(text)
     if key is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "The API key is not valid: it is malformed, unknown or revoked.",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, INVALID_KEY, headers={"WWW-Authenticate": "Bearer"}
         )
     return key
 

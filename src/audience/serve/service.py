@@ -8,6 +8,7 @@ Assignment holds it only to load a model: the loaded assigner is immutable and s
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
 import threading
 import time
@@ -31,6 +32,7 @@ from audience.serve.live import (
     rejected_rows,
     rescore_rfm,
 )
+from audience.serve.schemas import ContactFeatures
 from audience.store import keys as key_store
 from audience.store import listing
 from audience.store.segment_runs import latest_tree_run, read_run
@@ -64,6 +66,8 @@ class Service:
         with self.lock:
             run = latest_tree_run(self.workspace.database)
         if run is not None:
+            # The assigner compiles its rules and preprocessing on first use.
+            self.assign_records([ContactFeatures().model_dump()])
             self.profiles(run)
 
     def profiles(self, run_id: str) -> Profiles:
@@ -198,6 +202,27 @@ class Service:
 
     def assign(self, rows: pd.DataFrame) -> pd.DataFrame:
         return self.model().assign(rows)
+
+    def assign_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Assign contacts given as records of features (one frame for them all)."""
+        return self.assignments(self.assign(pd.DataFrame.from_records(list(records))))
+
+    def assignments(self, result: pd.DataFrame) -> list[dict[str, Any]]:
+        """The assigner's answer as the API gives it: run, segment, its name, probability."""
+        run_id = self.model().run_id
+        out = []
+        for segment, probability in zip(result["segment_id"], result["probability"], strict=True):
+            segment_id = segment if isinstance(segment, str) else None
+            p = float(probability)
+            out.append(
+                {
+                    "run_id": run_id,
+                    "segment_id": segment_id,
+                    "segment_name": self.segment_name(segment_id),
+                    "probability": p if math.isfinite(p) else None,
+                }
+            )
+        return out
 
     def assign_live(
         self, traits: Mapping[str, Any], events: Sequence[Mapping[str, Any]], as_of: datetime
