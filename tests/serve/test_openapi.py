@@ -31,7 +31,7 @@ def api(
     _key, admin = create_key(ws.database, "admin", "schemathesis", datetime.now(UTC))
     app = create_app(ws)
     yield app, admin
-    ws.close()
+    app.state.service.close()  # waits for the runs the generated requests started
 
 
 def operations(app: FastAPI) -> list[Any]:

@@ -48,6 +48,7 @@ class Jobs:
         self.workspace = workspace
         self.on_success = on_success
         self._jobs: dict[str, Job] = {}
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def start(self, as_of: datetime | None, method: str | None, k: int | None) -> Job:
@@ -64,7 +65,14 @@ class Jobs:
         thread = threading.Thread(target=self._run, args=(job,), name=f"run-{job.job_id}")
         thread.daemon = True
         thread.start()
+        self._threads.append(thread)
         return job
+
+    def join(self) -> None:
+        """Wait for the running job, if any: a run is not stopped halfway (shutdown waits;
+        an interpreter leaving under a live DuckDB query aborts)."""
+        for thread in self._threads:
+            thread.join()
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)

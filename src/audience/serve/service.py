@@ -54,12 +54,14 @@ class Service:
         self._keys: dict[str, tuple[key_store.ApiKey, float]] = {}
         self._profiles: dict[str, Profiles] = {}
         self._profiles_lock = threading.Lock()
+        self._warming: threading.Thread | None = None
 
     def warm_up(self) -> threading.Thread:
         """Compute the newest run's profiles in the background, so the first contact
         lookup does not wait for them (seconds at a million contacts)."""
         thread = threading.Thread(target=self._warm, name="warm-profiles", daemon=True)
         thread.start()
+        self._warming = thread
         return thread
 
     def _warm(self) -> None:
@@ -260,5 +262,9 @@ class Service:
         self._model = None  # the next assignment loads the new run's model
 
     def close(self) -> None:
+        """Wait for a background run and the warm-up, then close the workspace."""
+        self.jobs.join()
+        if self._warming is not None:
+            self._warming.join()
         with self.lock:
             self.workspace.close()
