@@ -53,6 +53,7 @@ bench: install-dev
 	$(PY) bench/ingest.py --out bench/out/ingest
 	$(PY) bench/features.py --workspace bench/out/ingest/ws
 	$(PY) bench/models.py --workspace bench/out/ingest/ws --truth bench/out/ingest/data/truth.csv --out bench/out/models
+	$(PY) bench/serve.py --workspace bench/out/models/ws
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,9 @@ Goals (issue 6): >= 1,000 assignments/s with p99 <= 10 ms from one server proces
     .venv/bin/python bench/serve.py [--workspace DIR] [--seconds 15] [--clients 8]
 
 Without ``--workspace`` a 20k-contact audience is generated, ingested and segmented into
-``--out`` first (about 20 s). The workspace is only read (and one key added).
+``--out`` first (about 20 s). A workspace without a segment-tree run (as
+``bench/models.py`` leaves one) is segmented first. Otherwise it is only read (and one
+key added).
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def build_workspace(out: Path, contacts: int) -> Path:
         ws.ingest(generated.events_path, now=AS_OF)
         ws.segment(AS_OF)
     return out / "ws"
+
+
+def ensure_tree_run(workspace: Path) -> None:
+    """Segment the workspace (at its newest features' as-of) if it has no tree run yet, as
+    after ``bench/models.py``, which stores only a flat clustering."""
+    from audience import Workspace
+    from audience.errors import WorkspaceError
+
+    with Workspace(workspace) as ws:
+        try:
+            ws.run_id()
+        except WorkspaceError:
+            as_of = ws.database.con.execute("SELECT max(as_of) FROM features").fetchall()[0][0]
+            started = time.perf_counter()
+            ws.segment(as_of)
+            print(f"segmented {workspace} at {as_of} in {time.perf_counter() - started:.1f} s")
 
 
 def feature_rows(workspace: Path) -> tuple[str, pd.DataFrame]:
@@ -204,6 +222,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workspace = args.workspace or build_workspace(args.out, args.contacts)
+    ensure_tree_run(workspace)
     run, rows = feature_rows(workspace)
     print(f"workspace {workspace}, run {run}, {len(rows):,} contacts; CPUs: {os.cpu_count()}")
 
