@@ -75,6 +75,15 @@ def as_json_features(row: pd.Series) -> dict[str, Any]:
     return out
 
 
+def test_health_says_when_the_warm_up_is_done(served: Served) -> None:
+    service = served.client.app.state.service  # type: ignore[attr-defined]
+    thread = service.warm_up()
+    thread.join(120)
+    assert served.client.get("/health").json()["warm"] is True
+    assert served.workspace.run_id() in service._profiles
+    assert service._model is not None
+
+
 def test_health_needs_no_key(served: Served) -> None:
     response = served.client.get("/health")
     assert response.status_code == 200

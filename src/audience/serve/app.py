@@ -66,7 +66,9 @@ def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) ->
 
     @app.get("/health", tags=["health"], summary="Liveness, without a key")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+        # "warm": the newest run's model and profiles are loaded (false for a few seconds
+        # after start on a large workspace; requests are answered meanwhile, slower).
+        return {"status": "ok", "version": __version__, "warm": service.warm}
 
     app.include_router(api_router)
     app.include_router(dashboard_router)

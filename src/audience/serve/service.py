@@ -64,6 +64,11 @@ class Service:
         self._warming = thread
         return thread
 
+    @property
+    def warm(self) -> bool:
+        """Whether the warm-up (model compiled, profiles computed) has finished."""
+        return self._warming is None or not self._warming.is_alive()
+
     def _warm(self) -> None:
         with self.lock:
             run = latest_tree_run(self.workspace.database)
