@@ -12,7 +12,8 @@ itself, once, on this thread's connection. Anything else raises :class:`Unsuppor
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -86,22 +87,26 @@ _MAX_DECIMAL_SCALE = 18
 """Beyond this scale, DuckDB's DECIMAL of a BIGINT may overflow: DuckDB decides."""
 
 
-_LOCAL = threading.local()
+_CONNECTION: list[duckdb.DuckDBPyConnection] = []
+_CONNECTION_LOCK = threading.Lock()
 
 
-def connection() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB connection: for constants, and for rules the compiler
-    leaves to DuckDB."""
-    con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "con", None)
-    if con is None:
-        con = _LOCAL.con = duckdb.connect()
-    return con
+@contextmanager
+def connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The process's in-memory DuckDB connection, for constants and for rules the compiler
+    leaves to DuckDB; one user at a time. (A connection kept per thread lived on in the
+    server's daemon worker threads, and an interpreter exiting under one aborted.)"""
+    with _CONNECTION_LOCK:
+        if not _CONNECTION:
+            _CONNECTION.append(duckdb.connect())
+        yield _CONNECTION[0]
 
 
 def _fold(sql: str) -> tuple[str, Any]:
     """DuckDB's type and value of a constant expression."""
     try:
-        rows = connection().execute(f"SELECT typeof(({sql})), ({sql})").fetchall()
+        with connection() as con:
+            rows = con.execute(f"SELECT typeof(({sql})), ({sql})").fetchall()
     except duckdb.Error as error:
         raise Unsupported(f"constant {sql}: {error}") from error
     return str(rows[0][0]), rows[0][1]

@@ -254,14 +254,14 @@ def _load_timestamps(column: pd.Series) -> tuple[Kind, Value]:
 
 def duckdb_branches(case_sql: str, rows: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """Each row's branch name (None: no branch), by DuckDB."""
-    con = connection()
     # The row number keeps a frame registrable when the rules read no column at all.
     frame = rows[list(columns)].reset_index(drop=True)
-    con.register("_rows", frame.assign(_row=np.arange(len(rows))))
-    try:
-        sql = f"SELECT {case_sql} AS branch FROM _rows ORDER BY _row"
-        branch: pd.Series = con.sql(sql).df()["branch"]
-    finally:
-        con.unregister("_rows")
+    with connection() as con:
+        con.register("_rows", frame.assign(_row=np.arange(len(rows))))
+        try:
+            sql = f"SELECT {case_sql} AS branch FROM _rows ORDER BY _row"
+            branch: pd.Series = con.sql(sql).df()["branch"]
+        finally:
+            con.unregister("_rows")
     names: np.ndarray = branch.astype(object).where(branch.notna(), None).to_numpy()
     return names

@@ -177,7 +177,10 @@ class ContactSegment(BaseModel):
 
 class RenameRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=120, pattern=r"\S")
+    # At least one character that is not whitespace or a control character; the same set
+    # under JSON Schema's (ECMA) and pydantic's (Rust) regex engines, and wider than what
+    # Python's str.strip() removes, so a name the schema allows is never empty to the store.
+    name: str = Field(min_length=1, max_length=120, pattern=r"[^\s\x00-\x1f\x7f-\x9f\ufeff]")
 
 
 class KeyRequest(BaseModel):
