@@ -46,12 +46,6 @@ AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
 GOAL_RATE = 1_000.0
 GOAL_P99_MS = 10.0
 GOAL_BATCH_RATE = 1_000_000.0
-RULE_ROWS_SQL = (
-    "SELECT f.*, c.consent, c.signup_at, "
-    "nullif(lower(split_part(c.email, '@', 2)), '') AS email_domain "
-    "FROM features f JOIN contacts c USING (contact_id) "
-    "WHERE f.as_of = (SELECT as_of FROM runs WHERE run_id = ?) ORDER BY contact_id"
-)
 
 
 def build_workspace(out: Path, contacts: int) -> Path:
@@ -86,10 +80,12 @@ def ensure_tree_run(workspace: Path) -> None:
 
 def feature_rows(workspace: Path) -> tuple[str, pd.DataFrame]:
     from audience import Workspace
+    from audience.segments.branches import rule_rows_sql
 
     with Workspace(workspace) as ws:
         run = ws.run_id()
-        rows = ws.database.con.execute(RULE_ROWS_SQL, [run]).df()
+        where = " WHERE f.as_of = (SELECT as_of FROM runs WHERE run_id = ?) ORDER BY contact_id"
+        rows = ws.database.con.execute(rule_rows_sql() + where, [run]).df()
     return run, rows
 
 

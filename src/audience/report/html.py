@@ -85,10 +85,11 @@ def write_report(data: ReportData, path: str | Path) -> Path:
     return target
 
 
-@cache
-def _environment() -> jinja2.Environment:
+def template_environment(package: str) -> jinja2.Environment:
+    """Jinja2 over ``package``'s templates: autoescaped (names are free text), strict about
+    undefined names, with the number and time filters the report and dashboard share."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("audience.report", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -96,6 +97,11 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(count=format_count, pct=format_share, metric=format_metric, when=format_when)
     return env
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return template_environment("audience.report")
 
 
 @cache

@@ -27,12 +27,18 @@ CONTACT_COLUMNS = ("consent", "signup_at", "email_domain")
 """Contact attributes rules may use besides the features (no raw email: see DOMAIN.md)."""
 RULE_COLUMNS = (*FEATURE_COLUMNS, *CONTACT_COLUMNS)
 
-_INPUT_SQL = """
-SELECT f.*, c.consent, c.signup_at,
-       nullif(lower(split_part(c.email, '@', 2)), '') AS email_domain
-FROM features AS f JOIN contacts AS c USING (contact_id)
-WHERE f.as_of = $as_of
-"""
+
+def rule_rows_sql(features: str = "features") -> str:
+    """Feature rows (a table or a parenthesised query) with the contact columns rules read;
+    the raw email never leaves this query, only its domain."""
+    return (
+        "SELECT f.*, c.consent, c.signup_at, "
+        "nullif(lower(split_part(c.email, '@', 2)), '') AS email_domain "
+        f"FROM {features} AS f JOIN contacts AS c USING (contact_id)"
+    )
+
+
+_INPUT_SQL = rule_rows_sql() + " WHERE f.as_of = $as_of"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-import jinja2
 import pandas as pd
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from fastapi import APIRouter, Form, Query, Request, Response, status
@@ -29,12 +28,12 @@ from audience.report.charts import FONT, LIFT_LIMIT, PALETTE, label, tree_figure
 from audience.report.html import (
     DASH,
     figure_html,
-    format_count,
     format_metric,
     format_share,
     format_when,
     persona_view,
     plotly_js,
+    template_environment,
     tree_rows,
 )
 from audience.serve.auth import Editor, Viewer, service_of
@@ -87,17 +86,8 @@ def format_probability(value: object) -> str:
 
 @cache
 def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("audience.serve", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("audience.serve")
     env.filters.update(
-        count=format_count,
-        pct=format_share,
-        metric=format_metric,
         when=format_when_or_dash,
         probability=format_probability,
         segment_url=segment_url,

@@ -48,7 +48,7 @@ class Jobs:
         self.workspace = workspace
         self.on_success = on_success
         self._jobs: dict[str, Job] = {}
-        self._threads: list[threading.Thread] = []
+        self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def start(self, as_of: datetime | None, method: str | None, k: int | None) -> Job:
@@ -65,13 +65,13 @@ class Jobs:
         thread = threading.Thread(target=self._run, args=(job,), name=f"run-{job.job_id}")
         thread.daemon = True
         thread.start()
-        self._threads.append(thread)
+        self._threads[job.job_id] = thread
         return job
 
     def join(self) -> None:
         """Wait for the running job, if any: a run is not stopped halfway (shutdown waits;
         an interpreter leaving under a live DuckDB query aborts)."""
-        for thread in self._threads:
+        for thread in list(self._threads.values()):
             thread.join()
 
     def get(self, job_id: str) -> Job | None:
@@ -82,12 +82,11 @@ class Jobs:
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until a job has finished (tests and scripts; the API polls)."""
-        deadline = None if timeout is None else datetime.now(UTC).timestamp() + timeout
         job = self._jobs[job_id]
-        while job.status in ("queued", "running"):
-            if deadline is not None and datetime.now(UTC).timestamp() > deadline:
-                raise TimeoutError(f"job {job_id} still {job.status} after {timeout} s")
-            threading.Event().wait(0.05)
+        thread = self._threads[job_id]
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"job {job_id} still {job.status} after {timeout} s")
         return job
 
     def _run(self, job: Job) -> None:

@@ -28,7 +28,7 @@ from audience.config import WorkspaceConfig
 from audience.errors import ConfigError
 from audience.features.scores import PROSPECTS, RFM_GROUPS
 from audience.pipeline import ingest_file
-from audience.segments.branches import RULE_COLUMNS
+from audience.segments.branches import RULE_COLUMNS, rule_rows_sql
 from audience.store import Database
 from audience.store.results import first_row
 from audience.validate import IngestReport
@@ -105,11 +105,7 @@ def _feature_row(db: Database, config: WorkspaceConfig, as_of: datetime) -> pd.D
         backend.table("contacts"), backend.table("events"), as_of, config.features
     )
     sql = ibis.to_sql(expression, dialect="duckdb")
-    features: pd.DataFrame = db.con.sql(
-        f"SELECT f.*, c.consent, c.signup_at, "
-        f"nullif(lower(split_part(c.email, '@', 2)), '') AS email_domain "
-        f"FROM ({sql}) AS f JOIN contacts AS c USING (contact_id)"
-    ).df()
+    features: pd.DataFrame = db.con.sql(rule_rows_sql(f"({sql})")).df()
     return features[list(RULE_COLUMNS)]
 
 

@@ -103,8 +103,7 @@ class Service:
     def key_by_id(self, key_id: str) -> key_store.ApiKey | None:
         """An active key by its public id (the dashboard's session holds only the id)."""
         with self.lock:
-            keys = {key.key_id: key for key in key_store.list_keys(self.workspace.database)}
-        key = keys.get(key_id)
+            key = key_store.find_key(self.workspace.database, key_id)
         return key if key is not None and key.active else None
 
     def create_key(self, role: str, name: str) -> tuple[key_store.ApiKey, str]:

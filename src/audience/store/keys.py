@@ -80,6 +80,17 @@ def verify_key(db: Database, text: str) -> ApiKey | None:
     return ApiKey(*row[:5])
 
 
+def find_key(db: Database, key_id: str) -> ApiKey | None:
+    """A stored key (active or not) by its public id, or None."""
+    row = first_row(
+        db.con.execute(
+            "SELECT key_id, name, role, created_at, revoked_at FROM api_keys WHERE key_id = ?",
+            [key_id],
+        )
+    )
+    return None if row is None else ApiKey(*row)
+
+
 def list_keys(db: Database) -> list[ApiKey]:
     rows = db.con.execute(
         "SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at"
@@ -89,20 +100,16 @@ def list_keys(db: Database) -> list[ApiKey]:
 
 def revoke_key(db: Database, key_id: str, now: datetime) -> ApiKey:
     """Revoke a key by its id; an error naming the known ids when there is no such key."""
-    keys = _by_id(db)
-    if key_id not in keys:
-        known = ", ".join(keys) or "none"
+    key = find_key(db, key_id)
+    if key is None:
+        known = ", ".join(k.key_id for k in list_keys(db)) or "none"
         raise NotFoundError(
             f"there is no API key {key_id!r}; the keys are: {known}. `audience keys list` "
             "shows them."
         )
-    if keys[key_id].active:
+    if key.active:
         db.con.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [now, key_id])
-    return _by_id(db)[key_id]
-
-
-def _by_id(db: Database) -> dict[str, ApiKey]:
-    return {key.key_id: key for key in list_keys(db)}
+    return find_key(db, key_id) or key
 
 
 def _digest(secret: str) -> str:

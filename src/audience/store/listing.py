@@ -55,7 +55,7 @@ def segment_members(
         "ORDER BY contact_id LIMIT $limit OFFSET $offset",
         {**params, "limit": limit, "offset": offset},
     ).fetchall()
-    return total, [(str(c), None if p is None or p != p else float(p)) for c, p in rows]
+    return total, [(str(c), _probability(p)) for c, p in rows]
 
 
 def contact_membership(
@@ -69,4 +69,9 @@ def contact_membership(
     if not rows:
         return None
     segment, probability = rows[0]
-    return str(segment), None if probability is None or probability != probability else probability
+    return str(segment), _probability(probability)
+
+
+def _probability(value: float | None) -> float | None:
+    """A stored probability; missing and NaN (no mixture model) are both None."""
+    return None if value is None or value != value else float(value)
