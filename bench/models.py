@@ -6,7 +6,7 @@ Three phases, each in its own process, so each peak RSS is its own:
    stored, preprocessing, selection over k = 2..12 on a sample, final fit on every contact,
    memberships stored), with the time of each step it reports.
 2. ``ours``: from the stored features, ``clustering_input`` + ``AutoSegmenter`` set up as
-   ``audience.pipeline.cluster_contacts`` sets them up from the workspace's config.
+   ``audience.models.clustering.cluster_contacts`` sets them up from the workspace's config.
 3. ``baseline``: the same features, ``CLUSTER_FEATURES`` with missing values filled with the
    column median, ``StandardScaler``, then for each k in 2..12 scikit-learn ``KMeans``
    (defaults) on every row and the silhouette of a 10k sample; the best silhouette wins.

@@ -24,15 +24,9 @@ import pandas as pd
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML, WorkspaceConfig, load_config
 from audience.errors import ConfigError, NotFoundError, WorkspaceError
 from audience.ingest import Kind
-from audience.pipeline import (
-    Progress,
-    StepProgress,
-    cluster_contacts,
-    compute_features,
-    ingest_file,
-    resolve_kind,
-)
+from audience.progress import RowProgress, StepProgress
 from audience.store import Database, create_secret, read_secret
+from audience.store.ingesting import ingest_file, resolve_kind
 from audience.store.profile import DataProfile, profile
 from audience.validate import IngestReport
 
@@ -116,9 +110,9 @@ class Workspace:
         mapping: Mapping[str, str] | None = None,
         now: datetime | None = None,
         encoding: str = "utf-8",
-        progress: Progress | None = None,
+        progress: RowProgress | None = None,
     ) -> IngestReport:
-        """Ingest one file (see :func:`audience.pipeline.ingest_file`).
+        """Ingest one file (see :func:`audience.store.ingesting.ingest_file`).
 
         ``kind`` defaults to what the file's name or format implies; ``now`` (the reference
         for "in the future") defaults to the current time.
@@ -144,6 +138,9 @@ class Workspace:
         ``as_of`` defaults to now; events after it are ignored. ``out`` also writes them to
         a ``.parquet`` or ``.csv`` file.
         """
+        # Imported here: Ibis takes a second to import, which ingest-only commands need not pay.
+        from audience.features.compute import compute_features
+
         moment = _aware(as_of)
         target = Path(out).expanduser() if out is not None else None
         return compute_features(
@@ -166,7 +163,7 @@ class Workspace:
         explains them with surrogate rules, and stores it all under a new run id.
         """
         # Imported here: personas and the report's dependencies are for segmenting only.
-        from audience.segmenting import segment_tree_run
+        from audience.segments.tree_run import segment_tree_run
 
         moment = _aware(as_of)
         return segment_tree_run(
@@ -194,6 +191,8 @@ class Workspace:
         method and number of segments (``[models]`` in ``audience.toml``; ``method`` and
         ``k`` override it), fits the choice to every contact and stores it.
         """
+        from audience.models.clustering import cluster_contacts
+
         moment = _aware(as_of)
         return cluster_contacts(
             self.database,
@@ -284,7 +283,7 @@ class Workspace:
     ) -> tuple[str, list[str]]:
         """A contact's segment in a run (default: the newest) and why it is there
         (``profiles``: the run's :meth:`profiles`, computed when not given)."""
-        from audience.reporting import contact_reasons
+        from audience.segments.explaining import contact_reasons
 
         run = self.run_id(run_id)
         return contact_reasons(self.database, self.config, run, contact_id, profiles)
@@ -292,14 +291,14 @@ class Workspace:
     def profiles(self, run_id: str | None = None) -> Profiles:
         """Every segment's profile in a run (default: the newest) against its contactable
         audience: what :meth:`why` compares a contact with."""
-        from audience.reporting import run_profiles
+        from audience.segments.explaining import run_profiles
 
         return run_profiles(self.database, self.config, self.run_id(run_id))
 
     def report(self, run_id: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the self-contained HTML report of a run (default: the newest) and return
         its path (default: ``reports/<run>.html`` in the workspace)."""
-        from audience.reporting import write_run_report
+        from audience.report.from_run import write_run_report
 
         run = self.run_id(run_id)
         target = Path(path) if path is not None else self.path / "reports" / f"{run}.html"

@@ -10,7 +10,7 @@ import pytest
 from audience import Workspace
 from audience.config import CONFIG_FILE, DEFAULT_CONFIG_TOML
 from audience.report import report_figures
-from audience.reporting import run_report_data
+from audience.report.from_run import run_report_data
 from audience.synth import generate
 from tests.models.audiences import AS_OF
 from tests.report.browser import DRAWN, Loaded, needs_chromium, open_offline

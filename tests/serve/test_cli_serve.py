@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from audience import Workspace
 from audience.cli import app
-from audience.cli_service import check_bind
+from audience.cli.service import check_bind
 from audience.errors import ConfigError
 from audience.store.keys import verify_key
 from tests.conftest import flat

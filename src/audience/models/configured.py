@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
 from audience.config import ModelsConfig, PreprocessConfig
 from audience.models.inputs import ClusteringInput, clustering_input
 from audience.models.selection import AutoSegmenter
-
-Progress = Callable[[str, int, int], None]
+from audience.progress import StepProgress
 
 
 def configured_segmenter(
@@ -18,7 +15,7 @@ def configured_segmenter(
     method: str,
     k: int | None,
     categorical: list[int],
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> AutoSegmenter:
     """``method`` (``auto`` or one name) and ``k`` (None: chosen) override ``[models]``.
 
@@ -51,7 +48,7 @@ def fit_segmenter(
     *,
     method: str | None = None,
     k: int | None = None,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> tuple[AutoSegmenter, ClusteringInput]:
     """Preprocess ``frame`` and fit the configured segmenter on it."""
     chosen = method or models.method

@@ -34,7 +34,7 @@ Everything is deterministic for a ``random_state``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from typing import Any, Self
@@ -57,8 +57,8 @@ from audience.models.scores import (
     stability,
     within_sum_of_squares,
 )
+from audience.progress import StepProgress
 
-Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: called as the sweep advances."""
 
 SELECTION_COLUMNS = (
@@ -150,7 +150,7 @@ class AutoSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         n_subsamples: int = 3,
         method_params: Mapping[str, Mapping[str, Any]] | None = None,
         enforce_guards: bool = True,
-        progress: Progress | None = None,
+        progress: StepProgress | None = None,
         random_state: int | None = 0,
     ) -> None:
         self.methods = methods

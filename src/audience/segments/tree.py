@@ -2,14 +2,13 @@
 inside each broad segment that asks for them, with small clusters merged.
 
 Node ids are paths. Before naming, clusters are ``<branch>/cluster-01`` … by decreasing
-size and outliers ``<branch>/outliers``; :mod:`audience.pipeline` renames clusters after
+size and outliers ``<branch>/outliers``; :mod:`audience.segments.tree_run` renames clusters after
 their personas. Memberships go to leaves only: a cluster, an unclustered broad segment,
 ``suppressed/<reason>``, or the fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +21,10 @@ from audience.features.preprocess import Preprocessor
 from audience.models.base import NOISE
 from audience.models.configured import fit_segmenter
 from audience.models.summary import SegmentationReport, describe_run
+from audience.progress import StepProgress
 from audience.segments.branches import SUPPRESSED, RulePlan
 from audience.segments.merging import merge_small_clusters
 
-Progress = Callable[[str, int, int], None]
 OUTLIERS = "outliers"
 
 
@@ -88,7 +87,7 @@ def build_tree(
     segments: SegmentsConfig,
     models: ModelsConfig,
     preprocess: PreprocessConfig,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> SegmentTree:
     """Cluster inside each broad segment of ``branch`` (aligned with ``frame``'s rows)."""
     leaf = branch.astype(object).where(branch.notna(), None).reset_index(drop=True)
@@ -142,7 +141,7 @@ def _cluster(
     segments: SegmentsConfig,
     models: ModelsConfig,
     preprocess: PreprocessConfig,
-    progress: Progress | None,
+    progress: StepProgress | None,
 ) -> tuple[BranchFit, np.ndarray | None, np.ndarray | None, SegmentationReport | None]:
     """Fit the configured segmenter inside one broad segment; merge its small clusters."""
     if len(rows) < segments.min_cluster_contacts:

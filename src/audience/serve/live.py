@@ -27,9 +27,9 @@ import pandas as pd
 from audience.config import WorkspaceConfig
 from audience.errors import ConfigError
 from audience.features.scores import PROSPECTS, RFM_GROUPS
-from audience.pipeline import ingest_file
 from audience.segments.branches import RULE_COLUMNS, rule_rows_sql
 from audience.store import Database
+from audience.store.ingesting import ingest_file
 from audience.store.results import first_row
 from audience.validate import IngestReport
 

@@ -22,8 +22,8 @@ import pandas as pd
 
 from audience.errors import WorkspaceError
 from audience.personas import Profiles
-from audience.reporting import no_segment
 from audience.segments.assign import SegmentAssigner
+from audience.segments.explaining import no_segment
 from audience.serve.jobs import Job, Jobs
 from audience.serve.live import (
     LiveFeatures,

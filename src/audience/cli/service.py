@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from audience.cli_common import WorkspaceOption, err, friendly, out_console
+from audience.cli.common import WorkspaceOption, err, friendly, out_console
 from audience.errors import ConfigError
 from audience.workspace import Workspace
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from audience.config import ModelsConfig, WorkspaceConfig
+from audience.features.compute import compute_features
 from audience.personas import (
     Persona,
     Profiles,
@@ -31,7 +32,7 @@ from audience.personas import (
     profile_segments,
     surrogate_rules,
 )
-from audience.pipeline import StepProgress, compute_features
+from audience.progress import StepProgress, no_progress
 from audience.segments.assign import BranchAssigner, SegmentAssigner
 from audience.segments.branches import (
     RulePlan,
@@ -62,7 +63,7 @@ def segment_tree_run(
     ``[models]`` in every broad segment that does not set its own. With ``models_dir``,
     what assigning new contacts needs is kept there as ``<run_id>.joblib``."""
     started = time.perf_counter()
-    step = progress or (lambda _step, _done, _total: None)
+    step = progress or no_progress
     plan = plan_rules(config.segments)
     step("computing features", 0, 1)
     compute_features(db, config.features, as_of, created_at=created_at)

@@ -1,9 +1,9 @@
-"""The flow, step by step: each function chains packages in the order of the flow.
+"""The ingest step from end to end: read a file, check every row, store it atomically.
 
 ``ingest_file`` reads a file (:mod:`audience.ingest`), checks every row
-(:mod:`audience.validate`) and stores the result atomically (:mod:`audience.store`).
-Later steps (features, models, segments) are chained here too; the CLI and the service are
-thin layers over these functions.
+(:mod:`audience.validate`) and stores the result in one transaction
+(:mod:`audience.store.loading`). It lives in ``store`` because it is the last of the three
+packages it chains; the CLI, the server and refreshes all call it.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from audience.config import FeaturesConfig, IngestConfig, WorkspaceConfig
+from audience.config import IngestConfig
 from audience.errors import ConfigError
 from audience.ingest import (
     ColumnMapping,
@@ -31,6 +30,7 @@ from audience.ingest import (
     to_fields,
 )
 from audience.ingest.sources import detect_format, guess_kind
+from audience.progress import RowProgress
 from audience.store import Database
 from audience.store.loading import Loader, LoadResult, Table
 from audience.validate import (
@@ -41,12 +41,6 @@ from audience.validate import (
     check_events,
     check_orders,
 )
-
-if TYPE_CHECKING:
-    from audience.features.summary import FeatureReport
-    from audience.models.summary import SegmentationReport
-
-Progress = Callable[[int], None]
 
 _CHECKS = {"contacts": check_contacts, "events": check_events, "orders": check_orders}
 _TABLE: dict[Kind, Table] = {"contacts": "contacts", "events": "events", "orders": "events"}
@@ -88,7 +82,7 @@ def ingest_file(
     explicit: Mapping[str, str] | None = None,
     now: datetime,
     encoding: str = "utf-8",
-    progress: Progress | None = None,
+    progress: RowProgress | None = None,
 ) -> IngestReport:
     """Ingest one file: every row is accepted, quarantined, or counted as a duplicate.
 
@@ -184,112 +178,3 @@ def _report(
         ignored_columns=tuple(tally.ignored),
         seconds=round(seconds, 3),
     )
-
-
-def compute_features(
-    db: Database,
-    config: FeaturesConfig,
-    as_of: datetime,
-    out: Path | None = None,
-    *,
-    created_at: datetime,
-) -> FeatureReport:
-    """Compute every contact's features at ``as_of`` in the engine, store them, summarise them.
-
-    The features at an earlier ``as_of`` stay as they were; those at this ``as_of`` are
-    replaced whole, and so is the RFM baseline segmentation stored with them (run
-    ``rfm-<as_of>``: one segment per named RFM group).
-    """
-    # Imported here: Ibis takes a second to import, which ingest-only commands need not pay.
-    import ibis
-
-    from audience.features.calendar import as_of_literal
-    from audience.features.scores import rfm_group_rules
-    from audience.features.summary import FeatureReport, summarize
-    from audience.features.table import FEATURE_COLUMNS, feature_table
-    from audience.store.engines import duckdb_backend
-    from audience.store.features_table import export_features, save_features
-    from audience.store.runs import save_feature_rule_run
-
-    started = time.perf_counter()
-    backend = duckdb_backend(db.con)
-    with db.memory_limit(config.memory_limit):
-        # The events in scope are materialised here too: under the features' limit.
-        expression = feature_table(
-            backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
-        )
-        rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
-    stored = backend.table("features")
-    stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
-    save_feature_rule_run(
-        db,
-        run_id=f"rfm-{as_of.astimezone(UTC):%Y%m%dT%H%M%S}",
-        prefix="rfm",
-        column="rfm_group",
-        as_of=as_of,
-        created_at=created_at,
-        rules=rfm_group_rules(),
-        config={"method": "rfm_rules", "features": config.model_dump()},
-    )
-    if out is not None:
-        export_features(db, as_of, out)
-    return FeatureReport(as_of, rows, stats, time.perf_counter() - started, out)
-
-
-StepProgress = Callable[[str, int, int], None]
-"""``progress(step, done, total)`` for multi-step work such as segmentation."""
-
-
-def cluster_contacts(
-    db: Database,
-    config: WorkspaceConfig,
-    as_of: datetime,
-    *,
-    created_at: datetime,
-    method: str | None = None,
-    k: int | None = None,
-    progress: StepProgress | None = None,
-) -> SegmentationReport:
-    """Features → preprocessing → model selection → final fit → a stored run.
-
-    ``method`` and ``k`` override ``[models] method`` and ``k``. The features at ``as_of``
-    are computed (and stored) first. The run, its segments and every contact's membership
-    are stored together, or, if anything fails, nothing is.
-    """
-    from audience.models.configured import fit_segmenter
-    from audience.models.summary import describe_run
-    from audience.store.features_table import read_features
-    from audience.store.segment_runs import new_run_id, save_cluster_run
-
-    started = time.perf_counter()
-    step = progress or (lambda _step, _done, _total: None)
-    step("computing features", 0, 1)
-    compute_features(db, config.features, as_of, created_at=created_at)
-    frame = read_features(db, as_of)
-    models = config.models
-    chosen_method = method or models.method
-    fixed_k = k if k is not None else models.k
-    step("preprocessing", 0, 1)
-    segmenter, inputs = fit_segmenter(
-        frame, models, config.preprocess, method=chosen_method, k=fixed_k, progress=progress
-    )
-    report = describe_run(segmenter, inputs, chosen_method, fixed_k)
-    run_id = new_run_id(db, created_at)
-    save_cluster_run(
-        db,
-        run_id=run_id,
-        as_of=as_of,
-        created_at=created_at,
-        contact_ids=frame["contact_id"].tolist(),
-        labels=segmenter.labels_,
-        probabilities=report.probabilities,
-        config={
-            "method": chosen_method,
-            "k": fixed_k,
-            "models": models.model_dump(),
-            "preprocess": config.preprocess.model_dump(),
-        },
-        metrics=report.metrics(),
-        definitions=report.definitions(),
-    )
-    return report.stored(run_id, as_of, time.perf_counter() - started)

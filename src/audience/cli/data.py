@@ -1,0 +1,104 @@
+"""``audience init``, ``ingest``, ``profile``, ``quarantine`` and ``features``: the data in
+a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from audience.cli import render
+from audience.cli.common import WorkspaceOption, friendly, out_console, parse_as_of
+from audience.cli.progress import row_counter, spinner
+from audience.ingest import Kind, parse_explicit
+from audience.workspace import Workspace
+
+
+@friendly
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to make a workspace of.")] = Path("."),
+) -> None:
+    """Create a workspace: audience.toml, audience.duckdb and the hashing secret."""
+    with Workspace.init(folder) as ws:
+        out_console.print(f"[green]created workspace[/] {ws.path}")
+        out_console.print(f"  config   {ws.path / 'audience.toml'}")
+        out_console.print(f"  database {ws.database_path}")
+        out_console.print(
+            "  secret   .audience-secret (keys the email hashes; back it up, keep it private)"
+        )
+
+
+@friendly
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV (optionally .gz), Parquet, or JSON Lines.")],
+    kind: Annotated[
+        Kind | None,
+        typer.Option(
+            help="What the rows are. Default: from the file name, or events for JSON Lines."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a column: --map 'Order Amount=revenue'. Repeatable."),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV/JSON files.")] = "utf-8",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Read a file, check every row, store the good ones and quarantine the rest."""
+    explicit = parse_explicit(mapping or [])
+    with Workspace(workspace) as ws, row_counter(f"reading {file.name}") as progress:
+        report = ws.ingest(file, kind, mapping=explicit, encoding=encoding, progress=progress)
+    out_console.print(render.ingest_report(report))
+
+
+@friendly
+def features(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Compute as of this day (YYYY-MM-DD: its end, UTC) or ISO instant; "
+            "later events are ignored. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the features to a .parquet or .csv file.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Compute every contact's features (RFM, engagement, behaviour) and store them."""
+    with Workspace(workspace) as ws, spinner("computing features"):
+        report = ws.features(parse_as_of(as_of), out=out)
+    out_console.print(render.feature_summary(report))
+
+
+@friendly
+def profile(workspace: WorkspaceOption = Path(".")) -> None:
+    """Show what the workspace holds: contacts, events by type, dates, quarantine."""
+    with Workspace(workspace) as ws:
+        out_console.print(render.data_profile(ws.profile()))
+
+
+@friendly
+def quarantine(
+    reason: Annotated[str | None, typer.Option(help="Only rows rejected for this reason.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows to show.")] = 20,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """List rejected rows with their file, line and reason."""
+    with Workspace(workspace) as ws:
+        sql = "SELECT source, line, reason, detail FROM quarantine"
+        params: list[object] = []
+        if reason:
+            sql += " WHERE reason = ?"
+            params.append(reason)
+        rows = ws.database.con.execute(
+            sql + " ORDER BY source, line LIMIT ?", [*params, limit]
+        ).fetchall()
+    table = Table("file", "line", "reason", "detail", title=f"quarantine (first {limit})")
+    for source, line, why, detail in rows:
+        table.add_row(Path(source).name, str(line), why, detail)
+    out_console.print(table)

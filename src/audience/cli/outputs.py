@@ -1,0 +1,59 @@
+"""``audience export`` and ``audience report``: files for platforms and for people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from audience.cli.common import RunOption, WorkspaceOption, friendly, out_console
+from audience.cli.progress import spinner
+from audience.workspace import Workspace
+
+PlatformChoice = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
+
+
+@friendly
+def export(
+    segment: Annotated[
+        str, typer.Option("--segment", help="The segment to export (with everything under it).")
+    ],
+    platform: Annotated[
+        PlatformChoice | None,
+        typer.Option(help="Write the columns this platform's CSV import expects."),
+    ] = None,
+    file_format: Annotated[Literal["csv"], typer.Option("--format", help="File format.")] = "csv",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output file. Default: exports/<segment>[-<platform>].csv."),
+    ] = None,
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Write a segment's members for an email platform. Suppressed contacts never are."""
+    with Workspace(workspace) as ws:
+        name = segment.replace("/", "__") + (f"-{platform}" if platform else "")
+        target = out or ws.path / "exports" / f"{name}.{file_format}"
+        result = ws.export(segment, target, platform=platform, run_id=run)
+    out_console.print(f"[green]wrote[/] {result.rows:,} contacts to {result.path}")
+    if result.suppressed_now:
+        out_console.print(f"  left out {result.suppressed_now:,} suppressed contacts")
+    if result.without_email:
+        out_console.print(f"  left out {result.without_email:,} contacts without an email")
+
+
+@friendly
+def report(
+    run: Annotated[
+        str | None, typer.Argument(help="A run id (default: the newest segmentation).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file. Default: reports/<run>.html.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Write one self-contained HTML report of a run; it opens offline in any browser."""
+    with Workspace(workspace) as ws, spinner("writing the report"):
+        path = ws.report(run, out)
+    out_console.print(f"[green]report[/]: {path}")

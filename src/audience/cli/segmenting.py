@@ -1,0 +1,170 @@
+"""``audience segment`` and ``audience segments``: make a segment tree, then read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from audience.cli import render
+from audience.cli.common import RunOption, WorkspaceOption, friendly, out_console, parse_as_of
+from audience.cli.progress import step_bar
+from audience.errors import ConfigError
+from audience.workspace import Workspace
+
+if TYPE_CHECKING:
+    from audience.segments.summary import TreeReport
+
+
+MethodChoice = Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
+
+
+@friendly
+def segment(
+    method: Annotated[
+        MethodChoice | None,
+        typer.Option(
+            help="Clustering method; auto compares models.methods of audience.toml. "
+            "Default: models.method.",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k",
+            help="Number of segments, or 'auto' to choose it. Default: models.k, else auto.",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Segment as of this day (YYYY-MM-DD: its end, UTC) or ISO instant. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    flat: Annotated[
+        bool,
+        typer.Option(
+            "--flat",
+            help="Cluster every contact together: no suppression, rules or personas.",
+        ),
+    ] = False,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Segment contacts: suppression, broad rule segments, clusters inside each, personas.
+
+    The hierarchy is [segments] in audience.toml; clustering is [models] (--method and --k
+    override it in every broad segment without its own). Every contact's segment (and
+    probability, for mixtures) is stored under a new run id with the configuration, the
+    candidates considered, the personas and the rules that explain them.
+    """
+    with Workspace(workspace) as ws, step_bar() as progress:
+        moment = parse_as_of(as_of)
+        if flat:
+            flat_report = ws.cluster(moment, method=method, k=parse_k(k), progress=progress)
+        else:
+            report = ws.segment(moment, method=method, k=parse_k(k), progress=progress)
+    if flat:
+        out_console.print(render.candidates(flat_report.selection))
+        out_console.print(render.segment_sizes(flat_report))
+        return
+    print_tree_report(report)
+
+
+def print_tree_report(report: TreeReport) -> None:
+    for branch in report.branches.to_dict(orient="records"):
+        chosen = report.selection
+        if not chosen.empty and "branch" in chosen:
+            table = chosen[chosen["branch"] == branch["branch"]]
+            if not table.empty:
+                out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
+                out_console.print(render.candidates(table))
+                continue
+        out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
+    title = (
+        f"run {report.run_id}: {len(report.leaves)} segments "
+        f"(surrogate rules fit {report.fidelity:.0%}; {report.seconds:.1f} s)"
+    )
+    out_console.print(render.segment_tree(report.segments, title))
+    if report.unassigned:
+        out_console.print(
+            f"[yellow]{report.unassigned:,} contacts matched no broad rule[/] and have no "
+            "segment (set [segments] fallback to keep them)."
+        )
+
+
+segments_app = typer.Typer(
+    help="The segment tree of a run (default: the newest): list it, show, rename, or ask why.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+
+@segments_app.callback()
+@friendly
+def segments_list(
+    context: typer.Context, run: RunOption = None, workspace: WorkspaceOption = Path(".")
+) -> None:
+    """The segment tree with names, sizes, stages and key traits."""
+    if context.invoked_subcommand is not None:
+        return
+    with Workspace(workspace) as ws:
+        run_id = ws.run_id(run)
+        tree = ws.segments(run_id)
+    out_console.print(render.segment_tree(tree, f"run {run_id}"))
+
+
+@segments_app.command("show")
+@friendly
+def segments_show(
+    segment_id: Annotated[str, typer.Argument(help="The segment's id (its path).")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """One segment: persona, traits, messaging, suggested actions, rules and KPIs."""
+    with Workspace(workspace) as ws:
+        row = ws.find_segment(segment_id, run)
+    out_console.print(render.segment_detail(row.to_dict(), row["definition"]))
+
+
+@segments_app.command("rename")
+@friendly
+def segments_rename(
+    segment_id: Annotated[str, typer.Argument(help="The segment's id (its path).")],
+    name: Annotated[str, typer.Argument(help="The new name.")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Rename a segment; later runs keep the name for the same segment id."""
+    with Workspace(workspace) as ws:
+        ws.rename_segment(segment_id, name, run)
+    out_console.print(f"renamed {segment_id} to {name.strip()!r}")
+
+
+@segments_app.command("why")
+@friendly
+def segments_why(
+    contact_id: Annotated[str, typer.Argument(help="The contact's id.")],
+    run: RunOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Which segment a contact is in, and the features that put it there."""
+    with Workspace(workspace) as ws:
+        segment_id, reasons = ws.why(contact_id, run)
+        name = ws.find_segment(segment_id, run)["name"]
+    out_console.print(f"{contact_id} is in [bold]{segment_id}[/] ({name})")
+    for reason in reasons:
+        out_console.print(f"  • {reason}")
+
+
+def parse_k(text: str | None) -> int | None:
+    """``--k``: a whole number of segments >= 2, or ``auto`` (None)."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or int(text) < 2:
+        raise ConfigError(f"--k {text!r} is not a number of segments (2 or more) or 'auto'.")
+    return int(text)
