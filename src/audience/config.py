@@ -304,6 +304,29 @@ _DEFAULT_SUPPRESS = {
 }
 
 
+class IdentityConfig(_Section):
+    """How a new run's clusters keep the ids of the previous run's segments
+    (``[segments.identity]``; :mod:`audience.segments.identity`).
+
+    Inside each branch, new clusters and old segments are paired one to one by an optimal
+    assignment on the Jaccard index of their memberships; where too few contacts are in
+    both runs for memberships to say anything, on the distance between their centres."""
+
+    min_jaccard: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """A new cluster keeps an old segment's id (and any rename) only when the Jaccard index
+    of their memberships is at least this."""
+    min_common_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Memberships are compared when at least this share of the branch's contacts (in
+    either run) is in both runs; below it, clusters are matched by their centres."""
+    max_centroid_distance: Annotated[float, Field(gt=0)] = 0.5
+    """Centre matching: the largest root-mean-square distance between two centres, in
+    population standard deviations of each feature, that still counts as the same segment."""
+    link_min_share: Annotated[float, Field(gt=0, le=1)] = 0.2
+    """A split (or merge) is recorded when at least this share of an old segment's contacts
+    went to a new segment other than its successor (or of a new segment's contacts came from
+    an old segment other than its predecessor)."""
+
+
 class BroadSegment(_Section):
     """A rule segment of the second layer (``[[segments.broad]]``); the first match wins."""
 
@@ -344,6 +367,8 @@ class SegmentsConfig(_Section):
     """A cluster under this share of its branch is merged into its nearest neighbour."""
     min_cluster_contacts: Annotated[int, Field(ge=10)] = 200
     """A branch with fewer contacts than this is one segment, not clustered."""
+    identity: IdentityConfig = IdentityConfig()
+    """How clusters keep their ids from one run to the next."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SegmentsConfig:
@@ -357,6 +382,97 @@ class SegmentsConfig(_Section):
         return self
 
 
+class DriftConfig(_Section):
+    """How feature drift between a run and the previous one is measured and judged
+    (``[drift]``): population stability index and the two-sample Kolmogorov–Smirnov
+    statistic, for the population and for each segment."""
+
+    psi_watch: Annotated[float, Field(gt=0)] = 0.1
+    """A feature whose PSI is at least this is marked ``watch``."""
+    psi_alert: Annotated[float, Field(gt=0)] = 0.25
+    """A feature whose PSI is at least this is marked ``alert`` (and raises an alert)."""
+    ks_alert: Annotated[float, Field(gt=0, le=1)] = 0.2
+    """A feature whose KS statistic is at least this is marked ``alert`` too."""
+    bins: Annotated[int, Field(ge=2, le=100)] = 10
+    """PSI bins: quantiles of the previous run's values (distinct edges only)."""
+    min_contacts: Annotated[int, Field(ge=10)] = 200
+    """Segments with fewer contacts than this in either run are not tested (too noisy)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.psi_watch > self.psi_alert:
+            raise ValueError(
+                f"psi_watch ({self.psi_watch}) must not exceed psi_alert ({self.psi_alert})"
+            )
+        return self
+
+
+class WebhookDestination(_Section):
+    """A signed webhook (``[[alerts.webhooks]]``): each alert is POSTed as JSON with
+    ``X-Audience-Timestamp`` and ``X-Audience-Signature: sha256=<hex>``, the HMAC-SHA256 of
+    ``<timestamp>.<body>`` under the secret."""
+
+    url: str = Field(pattern=r"^https?://")
+    """Where to POST."""
+    secret_env: str | None = None
+    """The environment variable holding the signing secret (never written in this file)."""
+    secret_file: str | None = None
+    """Or a file holding it, outside the workspace database (relative to the workspace)."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long one attempt may take."""
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    """Attempts before a delivery is logged as failed (exponential backoff with jitter
+    between them, ``Retry-After`` honoured)."""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookDestination:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError("set exactly one of secret_env and secret_file")
+        return self
+
+
+class AlertsConfig(_Section):
+    """When a run or refresh raises an alert, and where alerts go (``[alerts]``). Every alert
+    is stored (table ``alerts``) and logged; webhooks get it too."""
+
+    size_change: Annotated[float, Field(gt=0)] = 0.5
+    """A segment whose size changed by at least this share of its previous size."""
+    min_silhouette: Annotated[float, Field(ge=-1, le=1)] = 0.05
+    """A branch whose chosen model's silhouette fell below this."""
+    min_stability: Annotated[float, Field(ge=-1, le=1)] = 0.6
+    """A branch whose chosen model's stability (ARI of refits) fell below this."""
+    webhooks: list[WebhookDestination] = Field(default_factory=list)
+    """Signed webhooks that receive every alert."""
+
+
+class RefreshConfig(_Section):
+    """``audience refresh`` (``[refresh]``): new files, features as of now, a new run."""
+
+    drop: list[str] = Field(default_factory=lambda: ["inbox"])
+    """Folders (relative to the workspace) whose new files are ingested on each refresh;
+    a file already ingested (same checksum) is skipped. The kind comes from the file name
+    (``contacts…``, ``orders…``, ``events…``) or its format."""
+    reselect: Literal["drift", "always", "never"] = "drift"
+    """When a refresh runs the full model selection again: ``drift`` when the population
+    drifted to an alert or a branch's quality fell below ``[alerts]``; ``always``; or
+    ``never`` (refit with the previous run's method and k, warm-started from its centres)."""
+
+
+class StreamConfig(_Section):
+    """``audience stream`` (``[stream]``): events from a Redis stream or a Kafka topic."""
+
+    source: str = "redis://127.0.0.1:6379/0"
+    """``redis://host:port/db`` or ``kafka://host:port[,host:port]``."""
+    stream: str = "audience-events"
+    """The Redis stream key, or the Kafka topic."""
+    group: str = "audience"
+    """The consumer group (Redis) or group.id (Kafka)."""
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    """Messages per micro-batch, at most."""
+    block_ms: Annotated[int, Field(ge=1, le=60_000)] = 1_000
+    """How long one read waits for messages before a shorter batch is committed."""
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
@@ -366,6 +482,10 @@ class WorkspaceConfig(_Section):
     preprocess: PreprocessConfig = PreprocessConfig()
     models: ModelsConfig = ModelsConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    drift: DriftConfig = DriftConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    refresh: RefreshConfig = RefreshConfig()
+    stream: StreamConfig = StreamConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -496,6 +616,56 @@ name = "Customers"
 id = "prospects"
 rule = "order_count = 0"
 name = "Prospects"
+
+[segments.identity]
+# A new run's clusters keep the previous run's ids (and renames) by an optimal one-to-one
+# matching inside each branch: on the Jaccard index of their memberships (at least
+# min_jaccard), or, when under min_common_share of the contacts are in both runs, on the
+# distance between centres (at most max_centroid_distance standard deviations). A split or
+# merge is recorded when at least link_min_share of a segment's contacts went another way.
+min_jaccard = 0.3
+min_common_share = 0.5
+max_centroid_distance = 0.5
+link_min_share = 0.2
+
+[drift]
+# Feature drift against the previous run, for the population and each segment: population
+# stability index (watch at psi_watch, alert at psi_alert) over `bins` quantile bins, and the
+# two-sample Kolmogorov-Smirnov statistic (alert at ks_alert). Segments with fewer than
+# min_contacts contacts are not tested.
+psi_watch = 0.1
+psi_alert = 0.25
+ks_alert = 0.2
+bins = 10
+min_contacts = 200
+
+[alerts]
+# An alert is stored, logged and sent to the webhooks when drift reaches an alert, a segment's
+# size changes by size_change of its previous size, a branch's silhouette falls below
+# min_silhouette or its stability below min_stability, or a refresh fails.
+size_change = 0.5
+min_silhouette = 0.05
+min_stability = 0.6
+# [[alerts.webhooks]]
+# url = "https://hooks.example.com/audience"
+# secret_env = "AUDIENCE_WEBHOOK_SECRET"   # or secret_file = "../secrets/webhook"
+
+[refresh]
+# Folders (relative to this one) whose new files `audience refresh` ingests; files already
+# ingested (same checksum) are skipped.
+drop = ["inbox"]
+# When to run the full model selection again: "drift" (the population drifted to an alert,
+# or a branch's quality fell below [alerts]), "always", or "never" (refit the previous run's
+# method and k, warm-started from its centres).
+reselect = "drift"
+
+[stream]
+# `audience stream`: "redis://host:port/db" or "kafka://host:port".
+source = "redis://127.0.0.1:6379/0"
+stream = "audience-events"
+group = "audience"
+batch_size = 1000
+block_ms = 1000
 """
 
 

@@ -29,6 +29,7 @@ from audience.ingest import (
     resolve_columns,
     to_fields,
 )
+from audience.ingest.fingerprint import fingerprint
 from audience.ingest.sources import detect_format, guess_kind
 from audience.progress import RowProgress
 from audience.store import Database
@@ -90,11 +91,12 @@ def ingest_file(
     """
     started = time.perf_counter()
     source = open_source(path, kind, encoding=encoding)
+    mark = fingerprint(path)
     # CSV and Parquet have one header for the whole file: check it once, before any row.
     header = None
     if source.format != "jsonl":
         header = resolve_columns(source.columns, kind, explicit, source=str(path))
-    loader = Loader(db, uuid.uuid4().hex[:16], str(path))
+    loader = Loader(db, uuid.uuid4().hex[:16], str(path), mark)
     tally = _Tally()
     # DuckDB's share of memory is smaller while Python validates chunks beside it.
     with db.memory_limit(config.memory_limit):

@@ -24,6 +24,7 @@ import duckdb
 import orjson
 import pandas as pd
 
+from audience.ingest.fingerprint import Fingerprint
 from audience.store.database import Database
 from audience.store.results import scalar_int
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
@@ -53,11 +54,14 @@ class LoadResult:
 class Loader:
     """One ingest's staging area on an open :class:`Database`."""
 
-    def __init__(self, db: Database, ingest_id: str, source: str) -> None:
+    def __init__(
+        self, db: Database, ingest_id: str, source: str, fingerprint: Fingerprint | None = None
+    ) -> None:
         self.db = db
         self.con = db.con
         self.ingest_id = ingest_id
         self.source = source
+        self.fingerprint = fingerprint
         for table, fields in _FIELDS.items():
             columns = ", ".join(
                 f'"{c}" {_loose(CONTACT_COLUMNS | EVENT_COLUMNS, c)}' for c in fields
@@ -141,8 +145,11 @@ class Loader:
     def _record(
         self, con: duckdb.DuckDBPyConnection, started_at: datetime, report: IngestReport
     ) -> None:
+        mark = self.fingerprint
         con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingests (ingest_id, source, kind, format, started_at, rows_read, "
+            "accepted, quarantined, duplicates, report, checksum, file_size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.ingest_id,
                 self.source,
@@ -154,6 +161,8 @@ class Loader:
                 report.quarantined,
                 report.duplicates,
                 orjson.dumps(report.to_dict()).decode(),
+                mark.checksum if mark else None,
+                mark.size if mark else None,
             ],
         )
 

@@ -15,7 +15,7 @@ import duckdb
 from audience.errors import SchemaVersionError
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -139,8 +139,93 @@ _V3 = [
 )""",
 ]
 
+_V4 = [
+    # A file already ingested is recognised by its content (`audience refresh` skips it).
+    "ALTER TABLE ingests ADD COLUMN checksum VARCHAR",
+    "ALTER TABLE ingests ADD COLUMN file_size BIGINT",
+    # Stable segment ids: one row per segment of a run (kept, new, split) and per segment of
+    # the previous run that has no successor (retired, merged); `related` is the segment it
+    # kept the id of, split from, or merged into.
+    """CREATE TABLE segment_lineage (
+    run_id VARCHAR NOT NULL,
+    previous_run_id VARCHAR,
+    segment_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    related VARCHAR,
+    matched_by VARCHAR,
+    similarity DOUBLE
+)""",
+    # How many contacts moved from each segment of the previous run to each of this one
+    # (NULL: not in that run).
+    """CREATE TABLE transitions (
+    run_id VARCHAR NOT NULL,
+    previous_run_id VARCHAR NOT NULL,
+    from_segment VARCHAR,
+    to_segment VARCHAR,
+    contacts BIGINT NOT NULL
+)""",
+    # Feature drift against the previous run: scope '' is the population, else a segment.
+    """CREATE TABLE drift (
+    run_id VARCHAR NOT NULL,
+    previous_run_id VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    feature VARCHAR NOT NULL,
+    psi DOUBLE,
+    ks DOUBLE,
+    status VARCHAR NOT NULL
+)""",
+    """CREATE TABLE alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    kind VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    subject VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    details JSON
+)""",
+    # Every attempt to deliver something to an outside endpoint (alert webhooks, later
+    # activation webhooks): what was sent (its hash), when, and what came back.
+    """CREATE TABLE deliveries (
+    delivery_id VARCHAR NOT NULL,
+    destination VARCHAR NOT NULL,
+    subject VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    sent_at TIMESTAMPTZ NOT NULL,
+    body_sha256 VARCHAR NOT NULL,
+    status_code INTEGER,
+    ok BOOLEAN NOT NULL,
+    error VARCHAR
+)""",
+    """CREATE TABLE refreshes (
+    refresh_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    as_of TIMESTAMPTZ,
+    status VARCHAR NOT NULL,
+    exit_code INTEGER,
+    run_id VARCHAR,
+    steps JSON,
+    error VARCHAR
+)""",
+    # Contacts re-assigned between runs (`audience stream`): the change and when it happened.
+    """CREATE TABLE membership_changes (
+    changed_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR NOT NULL,
+    contact_id VARCHAR NOT NULL,
+    from_segment VARCHAR,
+    to_segment VARCHAR,
+    source VARCHAR NOT NULL
+)""",
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
-MIGRATIONS: list[Migration] = [_statements(_V1), _statements(_V2), _statements(_V3)]
+MIGRATIONS: list[Migration] = [
+    _statements(_V1),
+    _statements(_V2),
+    _statements(_V3),
+    _statements(_V4),
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
