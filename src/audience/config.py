@@ -37,6 +37,10 @@ class StoreConfig(_Section):
     threads: Annotated[int, Field(ge=1, le=256)] | None = None
     """Worker threads for DuckDB; ``None`` uses every core."""
 
+    lock_timeout_seconds: Annotated[float, Field(ge=0, le=7 * 24 * 3600)] = 600.0
+    """How long a command waits for the workspace while another one writes it (one writer at a
+    time; readers wait for a writer, and a writer for readers) before giving up."""
+
 
 class IngestConfig(_Section):
     """How files are read and checked."""
@@ -498,6 +502,8 @@ engine = "duckdb"
 database = "audience.duckdb"
 # DuckDB's memory limit. Larger work spills to disk.
 memory_limit = "1GB"
+# How many seconds a command waits while another one writes the workspace, then gives up.
+lock_timeout_seconds = 600.0
 
 [ingest]
 # Rows read, validated and staged at a time: bounds memory whatever the file size.

@@ -7,7 +7,8 @@ that paragraph and exits non-zero, without a traceback.
     AudienceError
     ├── ConfigError            audience.toml or an argument has a wrong key, type or value
     ├── WorkspaceError         the workspace folder or database is missing or unusable
-    │   └── SchemaVersionError the database was written by a newer Audience
+    │   ├── SchemaVersionError the database was written by a newer Audience
+    │   └── WorkspaceBusyError another command held the workspace longer than we could wait
     ├── IngestError            a whole file cannot be ingested (bad rows go to quarantine)
     │   ├── SourceFileError    missing, unreadable, or not in a format we read
     │   └── MissingColumnsError a required column is absent after mapping
@@ -39,6 +40,11 @@ class WorkspaceError(AudienceError):
 
 class SchemaVersionError(WorkspaceError):
     """The workspace database has a schema version this Audience cannot read."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another process (or, in a server, another command) kept the workspace longer than
+    ``store.lock_timeout_seconds``; nothing was changed."""
 
 
 class IngestError(AudienceError):

@@ -27,7 +27,18 @@ from audience.ingest import Kind
 from audience.progress import RowProgress, StepProgress
 from audience.store import Database, create_secret, read_secret
 from audience.store.ingesting import ingest_file, resolve_kind
+from audience.store.locking import (
+    LOCK_FILE,
+    Access,
+    HostLease,
+    WorkspaceLock,
+    current_command,
+    end_turn,
+    lease_of,
+    take_turn,
+)
 from audience.store.profile import DataProfile, profile
+from audience.store.schema import SCHEMA_VERSION, current_version
 from audience.validate import IngestReport
 
 if TYPE_CHECKING:
@@ -44,10 +55,18 @@ MODELS_DIR = "models"
 
 
 class Workspace:
-    """An existing workspace folder. Use :meth:`init` to create one."""
+    """An existing workspace folder. Use :meth:`init` to create one.
 
-    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+    ``access="read"`` promises not to write: such workspaces are opened by several processes at
+    once (DuckDB read-only). The default, ``"write"``, holds the workspace exclusively from the
+    first use of :attr:`database` until :meth:`close`; another process wanting it waits up to
+    ``store.lock_timeout_seconds`` (see :mod:`audience.store.locking`). In a process that hosts
+    the workspace (``audience serve``) writers take turns instead.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ".", *, access: Access = "write") -> None:
         self.path = Path(path).expanduser().resolve()
+        self.access: Access = access
         if not (self.path / CONFIG_FILE).is_file():
             raise WorkspaceError(
                 f"{self.path} is not an Audience workspace (no {CONFIG_FILE}). Create one with "
@@ -56,6 +75,8 @@ class Workspace:
         self.config: WorkspaceConfig = load_config(self.path / CONFIG_FILE)
         self._db: Database | None = None
         self._secret: bytes | None = None
+        self._lock: WorkspaceLock | None = None
+        self._turn: HostLease | None = None
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] = ".") -> Workspace:
@@ -73,9 +94,9 @@ class Workspace:
             config_path.write_text(DEFAULT_CONFIG_TOML, encoding="utf-8")
             created.append(config_path)
             workspace = cls(folder)
-            created.append(workspace.database_path)
-            workspace.database.close()
-            workspace._db = None
+            created.extend([workspace.database_path, folder / LOCK_FILE])
+            workspace.database.con.execute("CHECKPOINT")  # creates and migrates the file
+            workspace.close()
         except BaseException:
             for leftover in reversed(created):
                 leftover.unlink(missing_ok=True)
@@ -90,11 +111,53 @@ class Workspace:
     def database(self) -> Database:
         """The open database (opened, and migrated forward, on first use)."""
         if self._db is None:
-            store = self.config.store
-            self._db = Database(
-                self.database_path, memory_limit=store.memory_limit, threads=store.threads
-            )
+            self._db = self._open()
         return self._db
+
+    def _connect(self, *, read_only: bool = False) -> Database:
+        store = self.config.store
+        return Database(
+            self.database_path,
+            memory_limit=store.memory_limit,
+            threads=store.threads,
+            read_only=read_only,
+        )
+
+    def _open(self) -> Database:
+        """Take the workspace lock (and, in a host, a writer's turn), then connect."""
+        timeout = self.config.store.lock_timeout_seconds
+        lock = WorkspaceLock(self.path, timeout=timeout, what=current_command())
+        lock.acquire(self.access)
+        self._lock = lock
+        try:
+            lease = lease_of(self.path)
+            if lease is not None and self.access == "write":
+                take_turn(lease, current_command(), timeout)
+                self._turn = lease
+            if lock.access == "write":
+                return self._connect()
+            db = self._connect(read_only=True)
+            if current_version(db.con) < SCHEMA_VERSION:
+                db.close()
+                db = self._migrated_for_reading(lock)
+            return db
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrated_for_reading(self, lock: WorkspaceLock) -> Database:
+        """A reader cannot migrate: bring the schema forward under a write lock, once."""
+        lock.release()
+        lock.acquire("write")
+        self._connect().close()
+        lock.release()
+        lock.acquire("read")
+        return self._connect(read_only=lock.access == "read")
+
+    def _end_turn(self) -> None:
+        if self._turn is not None:
+            end_turn(self._turn)
+            self._turn = None
 
     @property
     def secret(self) -> bytes:
@@ -309,9 +372,16 @@ class Workspace:
         return profile(self.database.con)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close the database and let other commands have the workspace."""
+        try:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+        finally:
+            self._end_turn()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> Workspace:
         return self

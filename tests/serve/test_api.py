@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
 import pandas as pd
 import pytest
 
+from audience import Workspace
 from audience.serve.jobs import Job
 from audience.serve.schemas import MAX_ASSIGN_BATCH
 from audience.store.results import scalar_int
@@ -81,7 +83,7 @@ def test_health_says_when_the_warm_up_is_done(served: Served) -> None:
     thread.join(120)
     assert served.client.get("/health").json()["warm"] is True
     assert served.workspace.run_id() in service._profiles
-    assert service._model is not None
+    assert service._current is not None
 
 
 def test_health_needs_no_key(served: Served) -> None:
@@ -401,6 +403,48 @@ def test_a_background_run_is_stored_and_becomes_the_model(served: Served) -> Non
         "/api/assign", json={"features": {"order_count": 2}}, headers=served.as_reader()
     )
     assert assigned.json()["run_id"] == status["run_id"]
+
+
+@pytest.mark.slow
+def test_assignments_during_a_model_swap_each_use_one_model_whole(served: Served) -> None:
+    """Issue 12: a new run is picked up without a restart; an assignment in flight finishes
+    on the model it started with, with that model's segment names, and every request after
+    the swap uses the new model."""
+    service = served.client.app.state.service  # type: ignore[attr-defined]
+    old = service.model().run_id
+    body = {"contacts": [{"order_count": n % 4, "revenue_total": 40.0 * n} for n in range(300)]}
+    answers: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def keep_assigning() -> None:
+        while not stop.is_set():
+            response = served.client.post(
+                "/api/assign/batch", json=body, headers=served.as_reader()
+            )
+            answers.append(response.json())
+
+    worker = threading.Thread(target=keep_assigning)
+    worker.start()
+    try:
+        with Workspace(served.workspace.path) as other:
+            new = other.segment(AS_OF, k=3).run_id
+        service.workspace_changed()
+        after = served.client.post("/api/assign/batch", json=body, headers=served.as_reader())
+    finally:
+        stop.set()
+        worker.join(60)
+    assert after.json()["run_id"] == new
+    names = {
+        run: dict(zip(tree["segment_id"], tree["name"], strict=True))
+        for run in (old, new)
+        for tree in [served.workspace.segments(run)]
+    }
+    assert old in {answer["run_id"] for answer in answers}  # the worker ran during the run
+    for answer in answers:
+        assert answer["run_id"] in (old, new)
+        for one in answer["assignments"]:
+            assert one["run_id"] == answer["run_id"]
+            assert one["segment_name"] == names[answer["run_id"]][one["segment_id"]]
 
 
 def test_a_second_run_while_one_is_going_is_409(served: Served) -> None:

@@ -7,6 +7,6 @@ displays (``progress``); :mod:`audience.cli.app` puts them together. A user mist
 one paragraph and exits 1, never a traceback.
 """
 
-from audience.cli.app import app
+from audience.cli.app import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

@@ -1,10 +1,19 @@
-"""The ``audience`` Typer application: every command group registered in one place."""
+"""The ``audience`` Typer application: every command group registered in one place, and
+the executable's entry point, which hands a command to the host of its workspace when one
+runs (:mod:`audience.cli.host`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
+from typer.core import TyperGroup
 
 from audience.cli import data, demo, outputs, segmenting, service
+from audience.cli.host import delegate
+from audience.cli.invocation import terminal_size
+from audience.cli.routing import hosted_route
 
 app = typer.Typer(
     name="audience",
@@ -25,5 +34,25 @@ app.command()(service.serve)
 app.command()(demo.generate)
 app.command()(demo.demo)
 
+
+def as_group() -> TyperGroup:
+    """The application as one command group (what a host runs command lines with)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    return group
+
+
+def main() -> None:
+    """``audience``: run in the host of the workspace if one holds it, else here."""
+    args = sys.argv[1:]
+    route = hosted_route(as_group(), args, Path.cwd())
+    if route is not None:
+        width, tty = terminal_size()
+        code = delegate(route.folder, route.argv, width=width, tty=tty)
+        if code is not None:
+            raise SystemExit(code)
+    app(args=args, prog_name="audience")
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

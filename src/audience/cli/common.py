@@ -1,5 +1,5 @@
 """What every ``audience`` command shares: the consoles, ``--workspace``, ``--run``,
-``--as-of`` and error handling."""
+``--as-of``, opening the workspace, and error handling."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
 from audience.cli import render
+from audience.cli.invocation import CurrentConsole, invocation_path
 from audience.errors import AudienceError, ConfigError
+from audience.store.locking import Access, waiting_notice
+from audience.workspace import Workspace
 
-out_console = Console()
-err = Console(stderr=True)
+out_console = CurrentConsole("out")
+"""The running command's stdout (its caller's, when a host runs it)."""
+err = CurrentConsole("err")
+"""The running command's stderr: progress, warnings and errors."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,10 +45,17 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except AudienceError as exc:
-            render.error(err, str(exc))
+            render.error(err.get(), str(exc))
             raise typer.Exit(1) from None
 
     return run
+
+
+def open_workspace(folder: Path, access: Access) -> Workspace:
+    """The ``--workspace`` folder (relative to the caller's working folder), for reading or
+    writing; while another command holds it, a line on stderr says whom this one waits for."""
+    waiting_notice.set(lambda notice: err.print(f"[yellow]{notice}[/]"))
+    return Workspace(invocation_path(folder), access=access)
 
 
 RunOption = Annotated[

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from audience.cli import render
-from audience.cli.common import WorkspaceOption, friendly, out_console, parse_as_of
+from audience.cli.common import WorkspaceOption, friendly, open_workspace, out_console, parse_as_of
+from audience.cli.invocation import invocation_path
 from audience.cli.progress import row_counter, spinner
 from audience.ingest import Kind, parse_explicit
 from audience.workspace import Workspace
@@ -48,8 +49,12 @@ def ingest(
 ) -> None:
     """Read a file, check every row, store the good ones and quarantine the rest."""
     explicit = parse_explicit(mapping or [])
-    with Workspace(workspace) as ws, row_counter(f"reading {file.name}") as progress:
-        report = ws.ingest(file, kind, mapping=explicit, encoding=encoding, progress=progress)
+    source = invocation_path(file)
+    with (
+        open_workspace(workspace, "write") as ws,
+        row_counter(f"reading {file.name}") as progress,
+    ):
+        report = ws.ingest(source, kind, mapping=explicit, encoding=encoding, progress=progress)
     out_console.print(render.ingest_report(report))
 
 
@@ -70,15 +75,16 @@ def features(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Compute every contact's features (RFM, engagement, behaviour) and store them."""
-    with Workspace(workspace) as ws, spinner("computing features"):
-        report = ws.features(parse_as_of(as_of), out=out)
+    target = invocation_path(out) if out is not None else None
+    with open_workspace(workspace, "write") as ws, spinner("computing features"):
+        report = ws.features(parse_as_of(as_of), out=target)
     out_console.print(render.feature_summary(report))
 
 
 @friendly
 def profile(workspace: WorkspaceOption = Path(".")) -> None:
     """Show what the workspace holds: contacts, events by type, dates, quarantine."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         out_console.print(render.data_profile(ws.profile()))
 
 
@@ -89,7 +95,7 @@ def quarantine(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """List rejected rows with their file, line and reason."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         sql = "SELECT source, line, reason, detail FROM quarantine"
         params: list[object] = []
         if reason:

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from audience.cli.common import RunOption, WorkspaceOption, friendly, out_console
+from audience.cli.common import RunOption, WorkspaceOption, friendly, open_workspace, out_console
+from audience.cli.invocation import invocation_path
 from audience.cli.progress import spinner
-from audience.workspace import Workspace
 
 PlatformChoice = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
 
@@ -32,9 +32,9 @@ def export(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Write a segment's members for an email platform. Suppressed contacts never are."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         name = segment.replace("/", "__") + (f"-{platform}" if platform else "")
-        target = out or ws.path / "exports" / f"{name}.{file_format}"
+        target = invocation_path(out) if out else ws.path / "exports" / f"{name}.{file_format}"
         result = ws.export(segment, target, platform=platform, run_id=run)
     out_console.print(f"[green]wrote[/] {result.rows:,} contacts to {result.path}")
     if result.suppressed_now:
@@ -54,6 +54,7 @@ def report(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Write one self-contained HTML report of a run; it opens offline in any browser."""
-    with Workspace(workspace) as ws, spinner("writing the report"):
-        path = ws.report(run, out)
+    target = invocation_path(out) if out is not None else None
+    with open_workspace(workspace, "read") as ws, spinner("writing the report"):
+        path = ws.report(run, target)
     out_console.print(f"[green]report[/]: {path}")

@@ -29,7 +29,7 @@ def count_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.get(), transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.advance(task, done)
 
@@ -44,7 +44,7 @@ def step_bar() -> Iterator[Callable[[str, int, int], None]]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.get(), transient=True) as progress:
         task = progress.add_task("starting", total=None)
 
         def update(step: str, done: int, total: int) -> None:
@@ -56,7 +56,7 @@ def step_bar() -> Iterator[Callable[[str, int, int], None]]:
 @contextmanager
 def spinner(label: str) -> Iterator[None]:
     columns = (SpinnerColumn(), TextColumn(label), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.get(), transient=True) as progress:
         progress.add_task(label, total=None)
         yield
 
@@ -69,6 +69,6 @@ def row_counter(label: str) -> Iterator[Callable[[int], None]]:
         TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.get(), transient=True) as progress:
         task = progress.add_task(label, total=None)
         yield lambda rows: progress.update(task, completed=rows)

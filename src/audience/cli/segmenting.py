@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from audience.cli import render
-from audience.cli.common import RunOption, WorkspaceOption, friendly, out_console, parse_as_of
+from audience.cli.common import (
+    RunOption,
+    WorkspaceOption,
+    friendly,
+    open_workspace,
+    out_console,
+    parse_as_of,
+)
 from audience.cli.progress import step_bar
 from audience.errors import ConfigError
-from audience.workspace import Workspace
 
 if TYPE_CHECKING:
     from audience.segments.summary import TreeReport
@@ -62,7 +68,7 @@ def segment(
     probability, for mixtures) is stored under a new run id with the configuration, the
     candidates considered, the personas and the rules that explain them.
     """
-    with Workspace(workspace) as ws, step_bar() as progress:
+    with open_workspace(workspace, "write") as ws, step_bar() as progress:
         moment = parse_as_of(as_of)
         if flat:
             flat_report = ws.cluster(moment, method=method, k=parse_k(k), progress=progress)
@@ -112,7 +118,7 @@ def segments_list(
     """The segment tree with names, sizes, stages and key traits."""
     if context.invoked_subcommand is not None:
         return
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         run_id = ws.run_id(run)
         tree = ws.segments(run_id)
     out_console.print(render.segment_tree(tree, f"run {run_id}"))
@@ -126,7 +132,7 @@ def segments_show(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """One segment: persona, traits, messaging, suggested actions, rules and KPIs."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         row = ws.find_segment(segment_id, run)
     out_console.print(render.segment_detail(row.to_dict(), row["definition"]))
 
@@ -140,7 +146,7 @@ def segments_rename(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Rename a segment; later runs keep the name for the same segment id."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "write") as ws:
         ws.rename_segment(segment_id, name, run)
     out_console.print(f"renamed {segment_id} to {name.strip()!r}")
 
@@ -153,7 +159,7 @@ def segments_why(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Which segment a contact is in, and the features that put it there."""
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         segment_id, reasons = ws.why(contact_id, run)
         name = ws.find_segment(segment_id, run)["name"]
     out_console.print(f"{contact_id} is in [bold]{segment_id}[/] ({name})")

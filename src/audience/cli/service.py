@@ -5,14 +5,16 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
-from audience.cli.common import WorkspaceOption, err, friendly, out_console
+from audience.cli.common import WorkspaceOption, err, friendly, open_workspace, out_console
 from audience.errors import ConfigError
-from audience.workspace import Workspace
+
+if TYPE_CHECKING:
+    from audience.serve.service import Service
 
 keys_app = typer.Typer(
     help="API keys for `audience serve`: create (shown once), list, revoke.",
@@ -33,7 +35,7 @@ def keys_create(
     """Create an API key and print it once; only its hash is stored."""
     from audience.store.keys import create_key
 
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "write") as ws:
         key, text = create_key(ws.database, role, name, datetime.now(UTC))
     err.print(
         f"created {key.role} key {key.key_id} ({key.name}). Copy it now: it is not stored "
@@ -48,7 +50,7 @@ def keys_list(workspace: WorkspaceOption = Path(".")) -> None:
     """The keys with their role and state (never the secrets)."""
     from audience.store.keys import list_keys
 
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "read") as ws:
         keys = list_keys(ws.database)
     table = Table("id", "name", "role", "created", "state", title="API keys")
     for key in keys:
@@ -66,7 +68,7 @@ def keys_revoke(
     """Revoke a key: requests with it are refused from now on."""
     from audience.store.keys import revoke_key
 
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace, "write") as ws:
         key = revoke_key(ws.database, key_id, datetime.now(UTC))
     out_console.print(f"revoked key {key.key_id} ({key.name})")
 
@@ -84,19 +86,35 @@ def serve(
     ] = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Serve the JSON API (docs at /docs) and the dashboard (at /) for a workspace."""
+    """Serve the JSON API (docs at /docs) and the dashboard (at /) for a workspace.
+
+    While it runs, other audience commands on the workspace run inside the server (their
+    output comes back to their terminal), so ingests and segmentations from cron go on beside
+    it; the server assigns with a new run's model as soon as that run is stored."""
     check_bind(host, allow_remote)
     import uvicorn
 
+    from audience.cli.app import as_group
+    from audience.cli.host import Host, run_in_process
     from audience.serve import create_app
 
-    ws = Workspace(workspace)
-    app = create_app(ws)
-    app.state.service.warm_up()
-    err.print(
-        f"serving {ws.path} on http://{host}:{port} (dashboard /, API docs /docs); Ctrl+C stops"
+    ws = open_workspace(workspace, "read")
+    services: list[Service] = []
+    hosting = Host(
+        ws.path,
+        run=run_in_process(as_group()),
+        lock_timeout=ws.config.store.lock_timeout_seconds,
+        what="audience serve",
+        on_change=lambda: services[0].workspace_changed() if services else None,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    with hosting:
+        app = create_app(ws)
+        services.append(app.state.service)
+        app.state.service.warm_up()
+        err.print(
+            f"serving {ws.path} on http://{host}:{port} (dashboard /, API docs /docs); Ctrl+C stops"
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def check_bind(host: str, allow_remote: bool) -> None:

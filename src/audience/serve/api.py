@@ -252,7 +252,8 @@ async def assign(request: Request, body: AssignRequest, _key: Reader) -> Respons
 def assign_batch(request: Request, body: AssignBatchRequest, _key: Reader) -> Response:
     service = service_of(request)
     assignments = service.assign_records([contact.model_dump() for contact in body.contacts])
-    return _json({"run_id": service.model().run_id, "assignments": assignments})
+    run_id = assignments[0]["run_id"] if assignments else service.model().run_id
+    return _json({"run_id": run_id, "assignments": assignments})
 
 
 @router.post(
@@ -265,12 +266,12 @@ def assign_live(request: Request, body: LiveAssignRequest, _key: Reader) -> Resp
     service = service_of(request)
     as_of = body.as_of or datetime.now(UTC)
     as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-    result, live = service.assign_live(body.traits, body.events, as_of)
+    answer, live = service.assign_live(body.traits, body.events, as_of)
     features = {k: _finite(v) for k, v in live.row.iloc[0].to_dict().items()}
     rejected = [
         {"line": r["line"], "reason": r["reason"], "detail": r["detail"]} for r in live.rejected
     ]
-    return _json({**service.assignments(result)[0], "features": features, "rejected": rejected})
+    return _json({**answer, "features": features, "rejected": rejected})
 
 
 # -- events -------------------------------------------------------------------------------

@@ -3,6 +3,12 @@
 A DuckDB connection is not safe to use from two threads at once, and FastAPI runs plain
 endpoints in a thread pool, so every use of the workspace's connection holds ``lock``.
 Assignment holds it only to load a model: the loaded assigner is immutable and shared.
+
+When the server hosts the workspace (``audience serve``; :mod:`audience.cli.host`), other
+commands write to it from other threads: the server's own writes take their turn with them
+(:func:`audience.store.locking.take_turn`), and after any write :meth:`Service.workspace_changed`
+loads the newest run's model *before* swapping it in, so assignments in flight finish on
+the old model and every later one uses the new one.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,11 +42,38 @@ from audience.serve.live import (
 from audience.serve.schemas import ContactFeatures
 from audience.store import keys as key_store
 from audience.store import listing
+from audience.store.locking import end_turn, lease_of, take_turn
 from audience.store.segment_runs import latest_tree_run, read_run
 from audience.validate import IngestReport
 from audience.workspace import Workspace
 
 _KEY_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Published:
+    """The model assignments use, with the names of its segments."""
+
+    model: SegmentAssigner
+    names: dict[str, str]
+
+    def answers(self, result: pd.DataFrame) -> list[dict[str, Any]]:
+        """The assigner's answer as the API gives it: run, segment, its name, probability."""
+        out = []
+        for segment, probability in zip(result["segment_id"], result["probability"], strict=True):
+            segment_id = segment if isinstance(segment, str) else None
+            p = float(probability)
+            out.append(
+                {
+                    "run_id": self.model.run_id,
+                    "segment_id": segment_id,
+                    "segment_name": None
+                    if segment_id is None
+                    else self.names.get(segment_id, segment_id),
+                    "probability": p if math.isfinite(p) else None,
+                }
+            )
+        return out
 
 
 class Service:
@@ -49,8 +83,7 @@ class Service:
         self.workspace = workspace
         self.lock = threading.RLock()
         self.jobs = Jobs(workspace.path, on_success=self._run_finished)
-        self._model: SegmentAssigner | None = None
-        self._names: dict[str, str] = {}
+        self._current: _Published | None = None
         self._keys: dict[str, tuple[key_store.ApiKey, float]] = {}
         self._profiles: dict[str, Profiles] = {}
         self._profiles_lock = threading.Lock()
@@ -82,7 +115,7 @@ class Service:
         requests go on meanwhile) and kept."""
         with self._profiles_lock:
             if run_id not in self._profiles:
-                with Workspace(self.workspace.path) as own:
+                with Workspace(self.workspace.path, access="read") as own:
                     self._profiles[run_id] = own.profiles(run_id)
             return self._profiles[run_id]
 
@@ -107,7 +140,7 @@ class Service:
         return key if key is not None and key.active else None
 
     def create_key(self, role: str, name: str) -> tuple[key_store.ApiKey, str]:
-        with self.lock:
+        with self.writing("create an API key"), self.lock:
             return key_store.create_key(self.workspace.database, role, name, datetime.now(UTC))
 
     def list_keys(self) -> list[key_store.ApiKey]:
@@ -115,7 +148,7 @@ class Service:
             return key_store.list_keys(self.workspace.database)
 
     def revoke_key(self, key_id: str) -> key_store.ApiKey:
-        with self.lock:
+        with self.writing("revoke an API key"), self.lock:
             key = key_store.revoke_key(self.workspace.database, key_id, datetime.now(UTC))
         self._keys.clear()
         return key
@@ -177,72 +210,68 @@ class Service:
         }
 
     def rename(self, segment_id: str, name: str, run_id: str | None = None) -> pd.Series:
-        with self.lock:
+        with self.writing("rename a segment"), self.lock:
             run = self.workspace.run_id(run_id)
             self.workspace.rename_segment(segment_id, name, run)
             segment = self.workspace.find_segment(segment_id, run)
-        self._names[segment_id] = str(segment["name"])
+        published = self._current
+        if published is not None and published.model.run_id == run:
+            published.names[segment_id] = str(segment["name"])
         return segment
 
     # -- assignment ---------------------------------------------------------------------
 
     def model(self) -> SegmentAssigner:
         """The newest run's rules and fitted models, loaded once and kept."""
-        model = self._model
-        if model is None:
-            with self.lock:
-                run = latest_tree_run(self.workspace.database)
-                if run is None:
-                    raise WorkspaceError(
-                        "there is no segmentation to assign to yet: start one with "
-                        "POST /api/runs or `audience segment`."
-                    )
-                model = self.workspace.assigner(run)
-                tree = self.workspace.segments(run)
-            self._names = dict(zip(tree["segment_id"], tree["name"].astype(str), strict=True))
-            self._model = model
-        return model
+        return self._published().model
 
-    def segment_name(self, segment_id: str | None) -> str | None:
-        return None if segment_id is None else self._names.get(segment_id, segment_id)
+    def _published(self) -> _Published:
+        published = self._current
+        if published is not None:
+            return published
+        with self.lock:
+            run = latest_tree_run(self.workspace.database)
+        if run is None:
+            raise WorkspaceError(
+                "there is no segmentation to assign to yet: start one with "
+                "POST /api/runs or `audience segment`."
+            )
+        return self._publish(run)
+
+    def _publish(self, run: str) -> _Published:
+        """Load ``run``'s assigner, compile it, then publish it with its segment names in one
+        reference swap: an assignment uses one published model from start to end."""
+        with self.lock:
+            model = self.workspace.assigner(run)
+            tree = self.workspace.segments(run)
+        model.assign(pd.DataFrame.from_records([ContactFeatures().model_dump()]))  # compiles
+        names = dict(zip(tree["segment_id"], tree["name"].astype(str), strict=True))
+        self._current = published = _Published(model, names)
+        return published
 
     def assign(self, rows: pd.DataFrame) -> pd.DataFrame:
         return self.model().assign(rows)
 
     def assign_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Assign contacts given as records of features (one frame for them all)."""
-        return self.assignments(self.assign(pd.DataFrame.from_records(list(records))))
-
-    def assignments(self, result: pd.DataFrame) -> list[dict[str, Any]]:
-        """The assigner's answer as the API gives it: run, segment, its name, probability."""
-        run_id = self.model().run_id
-        out = []
-        for segment, probability in zip(result["segment_id"], result["probability"], strict=True):
-            segment_id = segment if isinstance(segment, str) else None
-            p = float(probability)
-            out.append(
-                {
-                    "run_id": run_id,
-                    "segment_id": segment_id,
-                    "segment_name": self.segment_name(segment_id),
-                    "probability": p if math.isfinite(p) else None,
-                }
-            )
-        return out
+        published = self._published()
+        result = published.model.assign(pd.DataFrame.from_records(list(records)))
+        return published.answers(result)
 
     def assign_live(
         self, traits: Mapping[str, Any], events: Sequence[Mapping[str, Any]], as_of: datetime
-    ) -> tuple[pd.DataFrame, LiveFeatures]:
+    ) -> tuple[dict[str, Any], LiveFeatures]:
         """Assign a contact from its raw attributes and recent events (see serve.live)."""
-        model = self.model()
+        published = self._published()
         live = live_features(
             traits, events, as_of=as_of, config=self.workspace.config, secret=self.workspace.secret
         )
         with self.lock:
-            _created, run_as_of, _config, _metrics = read_run(self.workspace.database, model.run_id)
+            run_id = published.model.run_id
+            _created, run_as_of, _config, _metrics = read_run(self.workspace.database, run_id)
             row = rescore_rfm(live.row, self.workspace.database, run_as_of)
         live = replace(live, row=row)
-        return model.assign(row), live
+        return published.answers(published.model.assign(row))[0], live
 
     # -- writes -------------------------------------------------------------------------
 
@@ -254,7 +283,7 @@ class Service:
         with tempfile.TemporaryDirectory(prefix="audience-api-") as folder:
             path = Path(folder) / f"api-events-{stamp:%Y%m%dT%H%M%S%f}.jsonl"
             path.write_text(calls_as_jsonl(calls), encoding="utf-8")
-            with self.lock:
+            with self.writing("ingest events"), self.lock:
                 report = self.workspace.ingest(path, kind="events", now=stamp)
                 rejected = rejected_rows(self.workspace.database, report.ingest_id)
         return report, rejected
@@ -263,7 +292,33 @@ class Service:
         return self.jobs.start(as_of, method, k)
 
     def _run_finished(self, run_id: str) -> None:
-        self._model = None  # the next assignment loads the new run's model
+        self.workspace_changed()
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Hold the host's writer turn (if the server hosts the workspace) for a write."""
+        lease = lease_of(self.workspace.path)
+        if lease is None:
+            yield
+            return
+        take_turn(
+            lease, f"audience serve ({what})", self.workspace.config.store.lock_timeout_seconds
+        )
+        try:
+            yield
+        finally:
+            end_turn(lease)
+
+    def workspace_changed(self) -> None:
+        """Something wrote to the workspace: load the newest run's model (if it changed)
+        and swap it in whole; forget cached keys (one may have been revoked)."""
+        self._keys.clear()
+        with self.lock:
+            run = latest_tree_run(self.workspace.database)
+        current = self._current
+        if run is None or (current is not None and current.model.run_id == run):
+            return
+        self._publish(run)
 
     def close(self) -> None:
         """Wait for a background run and the warm-up, then close the workspace."""
