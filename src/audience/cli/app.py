@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from audience.cli import data, demo, outputs, segmenting, service
+from audience.cli import alerts, data, demo, outputs, segmenting, service
 
 app = typer.Typer(
     name="audience",
@@ -20,6 +20,7 @@ app.command()(segmenting.segment)
 app.add_typer(segmenting.segments_app, name="segments")
 app.command()(outputs.export)
 app.command()(outputs.report)
+app.command()(alerts.alerts)
 app.add_typer(service.keys_app, name="keys")
 app.command()(service.serve)
 app.command()(demo.generate)
