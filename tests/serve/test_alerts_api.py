@@ -1,0 +1,137 @@
+"""`GET /api/alerts` and the dashboard's Alerts page, on a real workspace with alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from audience import Workspace
+from audience.activate.webhooks import WebhookSender
+from audience.config import AlertsConfig, WebhookDestination
+from audience.refresh.alerts import Alert, raise_alerts, refresh_failed_alert
+from audience.serve import create_app
+from audience.serve.schemas import AlertInfo
+from audience.store.keys import create_key
+from tests.conftest import NOW
+from tests.serve.dashboard_fixtures import SCRIPT_ESCAPED, SCRIPT_NAME, signed_in
+
+RUN = "seg-20250601-120000"
+
+
+@dataclass
+class Alerted:
+    client: TestClient
+    read: str
+
+
+@pytest.fixture
+def alerted(workspace: Workspace) -> Iterator[Alerted]:
+    """A workspace with one run, two alerts on it (one delivered, one whose webhook failed)
+    and a failed refresh a day later; served, with a read key."""
+    con = workspace.database.con
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, 'done', '{}', '{}')", [RUN, NOW, NOW])
+    on_run = [
+        Alert("drift", "alert", "population", "The population drifted.", {"psi": 0.3}, RUN),
+        Alert("segments", "watch", SCRIPT_NAME, f"Segment {SCRIPT_NAME} is new.", {}, RUN),
+    ]
+    config = AlertsConfig(webhooks=[WebhookDestination(url="https://h.test/a", secret_env="S")])
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if b'"drift"' in request.content else 500)
+
+    transport = httpx.MockTransport(endpoint)
+    with WebhookSender(
+        workspace.database, workspace.path, transport=transport, sleep=lambda _s: None,
+        environ={"S": "k"},
+    ) as sender:  # fmt: skip
+        raise_alerts(workspace.database, config, workspace.path, on_run, now=NOW, sender=sender)
+    later = datetime(2025, 6, 2, tzinfo=UTC)
+    failed = [refresh_failed_alert("disk full", "rf-1")]
+    raise_alerts(workspace.database, AlertsConfig(), workspace.path, failed, now=later)
+    _key, read = create_key(workspace.database, "read", "reader", NOW)
+    with TestClient(create_app(workspace)) as client:
+        yield Alerted(client, read)
+
+
+def get(alerted: Alerted, query: str = "") -> httpx.Response:
+    response: httpx.Response = alerted.client.get(
+        f"/api/alerts{query}", headers={"X-API-Key": alerted.read}
+    )
+    return response
+
+
+def test_alerts_newest_first_with_delivery_state(alerted: Alerted) -> None:
+    response = get(alerted)
+    assert response.status_code == 200
+    body = response.json()
+    [AlertInfo.model_validate(item) for item in body]  # the documented shape
+    assert [(a["kind"], a["subject"]) for a in body] == [
+        ("refresh_failed", "rf-1"), ("drift", "population"), ("segments", SCRIPT_NAME),
+    ]  # fmt: skip
+    refresh, drift, new = body
+    assert refresh["run_id"] is None
+    assert refresh["delivery"] == {
+        "state": "none",
+        "destinations": 0,
+        "delivered": 0,
+        "attempts": 0,
+    }
+    assert drift["delivery"] == {
+        "state": "delivered",
+        "destinations": 1,
+        "delivered": 1,
+        "attempts": 1,
+    }
+    assert new["delivery"]["state"] == "failed"
+    assert new["delivery"]["attempts"] == 5  # max_attempts of a 500, each one retried
+    assert drift["details"] == {"psi": 0.3}
+    assert drift["created_at"].startswith("2025-06-01T12:00:00")
+
+
+def test_limit_and_run(alerted: Alerted) -> None:
+    assert [a["subject"] for a in get(alerted, "?limit=1").json()] == ["rf-1"]
+    assert [a["run_id"] for a in get(alerted, f"?run={RUN}").json()] == [RUN, RUN]
+
+
+def test_an_unknown_run_is_404(alerted: Alerted) -> None:
+    response = get(alerted, "?run=seg-nope")
+    assert response.status_code == 404
+    assert "seg-nope" in response.json()["detail"]
+
+
+def test_a_key_is_needed(alerted: Alerted) -> None:
+    assert alerted.client.get("/api/alerts").status_code == 401
+
+
+def test_the_schema_documents_the_endpoint(alerted: Alerted) -> None:
+    schema = alerted.client.get("/openapi.json").json()
+    operation = schema["paths"]["/api/alerts"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"limit", "run"}
+    assert "AlertInfo" in schema["components"]["schemas"]
+
+
+def test_the_dashboard_page_escapes_and_shows_states(alerted: Alerted) -> None:
+    reader = signed_in(alerted.client.app, alerted.read)  # type: ignore[arg-type]
+    page = reader.get("/alerts")
+    assert page.status_code == 200
+    assert SCRIPT_NAME not in page.text
+    assert f"Segment {SCRIPT_ESCAPED} is new." in page.text
+    assert page.text.count('<tr data-severity="alert">') == 2
+    assert page.text.count('<tr data-severity="watch">') == 1
+    assert '<span class="badge delivered">delivered</span>' in page.text
+    assert '<span class="badge failed">failed</span>' in page.text
+    assert "(5 attempts)" in page.text
+    assert '<a href="/alerts" aria-current="page">Alerts</a>' in page.text
+
+
+def test_the_page_says_when_there_is_no_alert(workspace: Workspace) -> None:
+    _key, read = create_key(workspace.database, "read", "reader", NOW)
+    with TestClient(create_app(workspace)) as client:
+        page = signed_in(client.app, read).get("/alerts")  # type: ignore[arg-type]
+    assert page.status_code == 200
+    assert "No alert yet" in page.text
