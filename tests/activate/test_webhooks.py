@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
+import httpx2 as httpx
 import orjson
 import pytest
 
@@ -320,3 +323,25 @@ def test_credentials_in_the_url_are_not_logged_in_the_table(
     assert result.ok
     [row] = attempts(workspace, result.delivery_id)
     assert row.destination == receiver.url
+
+
+def test_the_readme_receiver_accepts_what_the_sender_signs(workspace: Workspace) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(import hashlib[^`]*?def is_from_audience[^`]*)```", readme)
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    is_from_audience = namespace["is_from_audience"]
+    sent: list[httpx.Request] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    with WebhookSender(
+        workspace.database, workspace.path, transport=httpx.MockTransport(endpoint), environ=ENV
+    ) as hooks:
+        hooks.send(to("https://hooks.test/in"), PAYLOAD, subject="thing-15", key=KEY)
+    [request] = sent
+    assert is_from_audience(SECRET.encode(), request.headers, request.content)
+    assert not is_from_audience(SECRET.encode(), request.headers, request.content + b" ")
+    assert not is_from_audience(b"another", request.headers, request.content)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx2 as httpx
 import pytest
+import schemathesis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
 
 from audience import Workspace
 from audience.activate.webhooks import WebhookSender
@@ -27,6 +31,11 @@ RUN = "seg-20250601-120000"
 class Alerted:
     client: TestClient
     read: str
+
+    @property
+    def app(self) -> FastAPI:
+        app: FastAPI = self.client.app  # type: ignore[assignment]
+        return app
 
 
 @pytest.fixture
@@ -115,8 +124,29 @@ def test_the_schema_documents_the_endpoint(alerted: Alerted) -> None:
     assert "AlertInfo" in schema["components"]["schemas"]
 
 
+@pytest.mark.slow
+def test_generated_requests_keep_to_the_schema(alerted: Alerted) -> None:
+    # The whole API's schemathesis run (test_openapi.py) covers this endpoint too; this
+    # one runs on a workspace that has alerts in every delivery state.
+    schema = schemathesis.openapi.from_asgi("/openapi.json", alerted.app)
+    operation = schema["/api/alerts"]["GET"]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def conforms(case: Any) -> None:
+        case.call_and_validate(headers={"X-API-Key": alerted.read})
+
+    conforms()
+
+
 def test_the_dashboard_page_escapes_and_shows_states(alerted: Alerted) -> None:
-    reader = signed_in(alerted.client.app, alerted.read)  # type: ignore[arg-type]
+    reader = signed_in(alerted.app, alerted.read)
     page = reader.get("/alerts")
     assert page.status_code == 200
     assert SCRIPT_NAME not in page.text
