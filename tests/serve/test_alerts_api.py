@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx2 as httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
 
 from audience import Workspace
 from audience.activate.webhooks import WebhookSender
@@ -23,6 +21,7 @@ from audience.serve.schemas import AlertInfo
 from audience.store.keys import create_key
 from tests.conftest import NOW
 from tests.serve.dashboard_fixtures import SCRIPT_ESCAPED, SCRIPT_NAME, signed_in
+from tests.serve.test_openapi import check_operation
 
 RUN = "seg-20250601-120000"
 
@@ -129,20 +128,7 @@ def test_generated_requests_keep_to_the_schema(alerted: Alerted) -> None:
     # The whole API's schemathesis run (test_openapi.py) covers this endpoint too; this
     # one runs on a workspace that has alerts in every delivery state.
     schema = schemathesis.openapi.from_asgi("/openapi.json", alerted.app)
-    operation = schema["/api/alerts"]["GET"]
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=25,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    def conforms(case: Any) -> None:
-        case.call_and_validate(headers={"X-API-Key": alerted.read})
-
-    conforms()
+    check_operation(schema["/api/alerts"]["GET"], alerted.read)
 
 
 def test_the_dashboard_page_escapes_and_shows_states(alerted: Alerted) -> None:
