@@ -15,11 +15,13 @@ from fastapi.testclient import TestClient
 from audience import Workspace
 from audience.activate.webhooks import WebhookSender
 from audience.config import AlertsConfig, WebhookDestination
-from audience.refresh.alerts import Alert, raise_alerts, refresh_failed_alert
+from audience.refresh.alerts import Alert, evaluate_run_alerts, raise_alerts, refresh_failed_alert
 from audience.serve import create_app
 from audience.serve.schemas import AlertInfo
 from audience.store.keys import create_key
+from audience.store.segment_runs import read_run
 from tests.conftest import NOW
+from tests.serve.conftest import Served
 from tests.serve.dashboard_fixtures import SCRIPT_ESCAPED, SCRIPT_NAME, signed_in
 from tests.serve.test_openapi import check_operation
 
@@ -151,3 +153,22 @@ def test_the_page_says_when_there_is_no_alert(workspace: Workspace) -> None:
         page = signed_in(client.app, read).get("/alerts")  # type: ignore[arg-type]
     assert page.status_code == 200
     assert "No alert yet" in page.text
+
+
+@pytest.mark.slow
+def test_a_real_runs_quality_alerts_are_served(served: Served) -> None:
+    """On a run the tree really stored (its metrics as tree_run writes them), floors no
+    model can reach raise one quality alert per clustered branch, which the API serves."""
+    ws = served.workspace
+    run_id = ws.run_id()
+    strict = AlertsConfig(min_silhouette=0.99, min_stability=1.0)
+    alerts = evaluate_run_alerts(ws.database, strict, run_id)
+    raise_alerts(ws.database, strict, ws.path, alerts, now=NOW)
+    branches = read_run(ws.database, run_id)[3]["branches"]
+    clustered = {b for b, entry in branches.items() if entry.get("selection")}
+    assert clustered  # the default config clusters customers and prospects
+    assert [a.kind for a in alerts] == ["quality"] * len(clustered)
+    assert {a.subject for a in alerts} == clustered
+    body = served.client.get(f"/api/alerts?run={run_id}", headers=served.as_reader()).json()
+    assert {a["subject"] for a in body} == clustered
+    assert all(a["message"].startswith(f"Branch {a['subject']}: the chosen model (") for a in body)
