@@ -414,7 +414,8 @@ class DriftConfig(_Section):
 class WebhookDestination(_Section):
     """A signed webhook (``[[alerts.webhooks]]``): each alert is POSTed as JSON with
     ``X-Audience-Timestamp`` and ``X-Audience-Signature: sha256=<hex>``, the HMAC-SHA256 of
-    ``<timestamp>.<body>`` under the secret."""
+    ``<timestamp>.<body>`` under the secret, and ``X-Audience-Delivery`` (the same on every
+    retry). See :mod:`audience.activate.webhooks`."""
 
     url: str = Field(pattern=r"^https?://")
     """Where to POST."""
@@ -652,9 +653,14 @@ min_contacts = 200
 size_change = 0.5
 min_silhouette = 0.05
 min_stability = 0.6
+# Each alert is POSTed, signed, to every webhook (see README, "Alerts and webhooks"); an
+# attempt may take timeout_seconds, and 429, 5xx, timeouts and connection errors are retried
+# up to max_attempts in all.
 # [[alerts.webhooks]]
 # url = "https://hooks.example.com/audience"
 # secret_env = "AUDIENCE_WEBHOOK_SECRET"   # or secret_file = "../secrets/webhook"
+# timeout_seconds = 10.0
+# max_attempts = 5
 
 [refresh]
 # Folders (relative to this one) whose new files `audience refresh` ingests; files already

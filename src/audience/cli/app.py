@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from audience.cli import data, demo, outputs, segmenting, service
+from audience.cli import alerts, data, demo, outputs, segmenting, service
 from audience.cli.host import delegate
 from audience.cli.invocation import terminal_size
 from audience.cli.routing import hosted_route
@@ -29,6 +29,7 @@ app.command()(segmenting.segment)
 app.add_typer(segmenting.segments_app, name="segments")
 app.command()(outputs.export)
 app.command()(outputs.report)
+app.command()(alerts.alerts)
 app.add_typer(service.keys_app, name="keys")
 app.command()(service.serve)
 app.command()(demo.generate)

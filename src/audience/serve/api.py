@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from audience.serve.auth import Admin, Reader, service_of
 from audience.serve.batching import AssignBatcher
 from audience.serve.jobs import Job
 from audience.serve.schemas import (
+    AlertInfo,
     AssignBatchRequest,
     AssignBatchResponse,
     Assignment,
@@ -35,6 +37,7 @@ from audience.serve.schemas import (
     Segment,
     SegmentTree,
 )
+from audience.store.alerts import StoredAlert
 from audience.store.keys import ApiKey
 
 
@@ -125,6 +128,30 @@ def _job(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/alerts", response_model=list[AlertInfo], tags=["alerts"], summary="Alerts, newest first"
+)
+def list_alerts(
+    request: Request,
+    _key: Reader,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 50,
+    run: Annotated[
+        str | None, Query(description="Only this run's alerts (default: all).", max_length=100)
+    ] = None,
+) -> Response:
+    return _json([_alert(a) for a in service_of(request).alerts(limit, run)])
+
+
+def _alert(alert: StoredAlert) -> dict[str, Any]:
+    fields = asdict(alert)
+    fields["details"] = _finite(alert.details)
+    fields["delivery"] = {"state": alert.delivery.label, **asdict(alert.delivery)}
+    return fields
 
 
 # -- segments -----------------------------------------------------------------------------

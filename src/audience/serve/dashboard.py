@@ -1,8 +1,9 @@
 """The dashboard: server-rendered pages over the same :class:`Service` as the JSON API.
 
 Pages: ``/login`` and ``/logout``, the overview ``/``, a segment ``/segments/{id}`` (with
-its rename form), the contact lookup ``/contacts`` and ``/runs``. Every page but the login
-form needs a session (:data:`auth.Viewer`); renaming needs an admin one (:data:`auth.Editor`).
+its rename form), the contact lookup ``/contacts``, ``/runs`` and ``/alerts``. Every page but
+the login form needs a session (:data:`auth.Viewer`); renaming needs an admin one
+(:data:`auth.Editor`).
 
 Nothing comes from the network: Plotly's JavaScript is the installed package's copy, served
 from ``/static/plotly.min.js``. Every value from the data is escaped, by Jinja2's autoescape
@@ -43,6 +44,7 @@ from audience.store.keys import ApiKey
 router = APIRouter(include_in_schema=False)
 
 MEMBERS_SHOWN = 20
+ALERTS_SHOWN = 100
 LIFTS_SHOWN = 12
 PLOTLY_JS_PATH = "/static/plotly.min.js"
 
@@ -411,3 +413,10 @@ def contact_page(
 def runs_page(request: Request, user: Viewer) -> Response:
     service = service_of(request)
     return _page(request, "runs.html.j2", user, runs=service.runs(), jobs=service.jobs.all())
+
+
+@router.get("/alerts")
+def alerts_page(request: Request, user: Viewer) -> Response:
+    """The newest alerts with their severity and whether the webhooks got them."""
+    alerts = service_of(request).alerts(ALERTS_SHOWN)
+    return _page(request, "alerts.html.j2", user, alerts=alerts, shown=ALERTS_SHOWN)

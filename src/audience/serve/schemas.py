@@ -132,6 +132,27 @@ class RunInfo(BaseModel):
     contacts: int
 
 
+class AlertDelivery(BaseModel):
+    state: str = Field(
+        description="`none` (no webhook configured), `delivered`, `failed` or `2/3 delivered`."
+    )
+    destinations: int = Field(description="Webhooks the alert was sent to.")
+    delivered: int = Field(description="Of those, how many answered 2xx.")
+    attempts: int = Field(description="HTTP attempts, retries included.")
+
+
+class AlertInfo(BaseModel):
+    alert_id: str
+    created_at: datetime
+    run_id: str | None = Field(description="The run it was raised on (null: a failed refresh).")
+    kind: Literal["drift", "size", "quality", "refresh_failed", "segments"]
+    severity: Literal["watch", "alert"]
+    subject: str = Field(description="The segment, branch, `population`, or the refresh id.")
+    message: str = Field(description="One plain sentence.")
+    details: dict[str, Any] = Field(description="The figures behind the message.")
+    delivery: AlertDelivery
+
+
 class Segment(BaseModel):
     segment_id: str
     parent_id: str | None

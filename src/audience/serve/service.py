@@ -42,6 +42,7 @@ from audience.serve.live import (
 from audience.serve.schemas import ContactFeatures
 from audience.store import keys as key_store
 from audience.store import listing
+from audience.store.alerts import StoredAlert, list_alerts
 from audience.store.locking import end_turn, lease_of, take_turn
 from audience.store.segment_runs import latest_tree_run, read_run
 from audience.validate import IngestReport
@@ -166,6 +167,12 @@ class Service:
     def run_id(self, run_id: str | None = None) -> str:
         with self.lock:
             return self.workspace.run_id(run_id)
+
+    def alerts(self, limit: int = 50, run_id: str | None = None) -> list[StoredAlert]:
+        """The newest alerts (of one run, when given; an unknown run is an error)."""
+        with self.lock:
+            run = self.workspace.run_id(run_id) if run_id is not None else None
+            return list_alerts(self.workspace.database, limit=limit, run_id=run)
 
     def tree(self, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
         with self.lock:
