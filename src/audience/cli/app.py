@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from audience.cli import data, demo, outputs, segmenting, service
+from audience.cli import data, demo, outputs, segmenting, service, stream
 
 app = typer.Typer(
     name="audience",
@@ -22,6 +22,7 @@ app.command()(outputs.export)
 app.command()(outputs.report)
 app.add_typer(service.keys_app, name="keys")
 app.command()(service.serve)
+app.command()(stream.stream)
 app.command()(demo.generate)
 app.command()(demo.demo)
 

@@ -1,0 +1,167 @@
+"""``audience stream``: consume events from Redis Streams (or Kafka) into the workspace."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+import typer
+
+from audience.cli.common import WorkspaceOption, err, friendly, out_console
+from audience.cli.progress import status_line
+from audience.config import StreamConfig
+from audience.workspace import Workspace
+
+if TYPE_CHECKING:
+    from audience.refresh.stream import BatchReport, StreamReport
+
+
+@friendly
+def stream(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="redis://host:port/db or kafka://host:port (default: \\[stream] source)."
+        ),
+    ] = None,
+    stream_key: Annotated[
+        str | None,
+        typer.Option(
+            "--stream", help="The Redis stream key or Kafka topic (default: \\[stream] stream)."
+        ),
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="The consumer group (default: \\[stream] group).")
+    ] = None,
+    consumer: Annotated[
+        str | None,
+        typer.Option(help="This consumer's name in the group (default: the host name)."),
+    ] = None,
+    max_batches: Annotated[
+        int | None,
+        typer.Option("--max-batches", min=1, help="Stop after this many batches."),
+    ] = None,
+    until_idle: Annotated[
+        bool,
+        typer.Option("--until-idle", help="Stop when a read finds no message (for schedulers)."),
+    ] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON line per batch on stdout.")
+    ] = False,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Consume events from a stream in micro-batches: each is checked and stored like a
+    file, its contacts are re-assigned to segments at once, then it is acknowledged.
+    Ctrl+C (or SIGTERM) stops after the current batch."""
+    # Imported here: the features' expressions (Ibis) are for this command only.
+    from audience.refresh.sources import open_source
+    from audience.refresh.stream import consume
+
+    with Workspace(workspace) as ws:
+        settings = _settings(ws.config.stream, source, stream_key, group, consumer)
+        name = settings.consumer or socket.gethostname()
+        opened = open_source(settings, consumer=name)
+        if not json_lines:
+            err.print(f"consuming {opened.name} as {name} in group {settings.group}; Ctrl+C stops")
+        try:
+            with _stopping() as stop, _display(json_lines) as shown:
+                report = consume(
+                    _with_stream(ws, settings),
+                    opened,
+                    max_batches=max_batches,
+                    stop=stop,
+                    progress=shown,
+                    until_idle=until_idle,
+                )
+        finally:
+            opened.close()
+    _finish(report, json_lines)
+
+
+def _settings(
+    config: StreamConfig,
+    source: str | None,
+    stream_key: str | None,
+    group: str | None,
+    consumer: str | None,
+) -> StreamConfig:
+    given = {"source": source, "stream": stream_key, "group": group, "consumer": consumer}
+    overrides = {key: value for key, value in given.items() if value is not None}
+    return StreamConfig.model_validate({**config.model_dump(), **overrides})
+
+
+def _with_stream(ws: Workspace, settings: StreamConfig) -> Workspace:
+    ws.config = ws.config.model_copy(update={"stream": settings})
+    return ws
+
+
+@contextmanager
+def _stopping() -> Iterator[Callable[[], bool]]:
+    """SIGINT and SIGTERM ask to stop after the current batch; a second one stops at once."""
+    asked: list[int] = []
+
+    def ask(signum: int, frame: FrameType | None) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(asked)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _display(json_lines: bool) -> Iterator[Callable[[BatchReport], None]]:
+    from audience.refresh.stream import StreamReport
+
+    totals = StreamReport()
+    if json_lines:
+
+        def emit(batch: BatchReport) -> None:
+            totals.add(batch)
+            line = orjson.dumps({"batch": totals.batches, **batch.to_dict()}).decode()
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+        yield emit
+        return
+    with status_line("waiting for messages") as update:
+
+        def show(batch: BatchReport) -> None:
+            totals.add(batch)
+            update(status_text(totals))
+
+        yield show
+
+
+def status_text(totals: StreamReport) -> str:
+    """``12 batches · 12,000 msgs · 11,500 ok · 400 quarantined · 100 dup · 3,210 re-assigned``"""
+    parts = [
+        f"{totals.batches:,} batches",
+        f"{totals.messages:,} msgs",
+        f"{totals.accepted:,} ok",
+        f"{totals.quarantined:,} quarantined",
+        f"{totals.duplicates:,} dup",
+        f"{totals.reassigned:,} re-assigned",
+    ]
+    return " · ".join(parts)
+
+
+def _finish(report: StreamReport, json_lines: bool) -> None:
+    if json_lines:
+        summary: dict[str, Any] = {"summary": True, **report.to_dict()}
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+        return
+    changed = f"{report.changed:,} segment changes recorded"
+    runs = ", ".join(report.run_ids) or "no segmentation yet: nobody re-assigned"
+    out_console.print(f"{status_text(report)}\n{changed} (run {runs})")
