@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from audience import Workspace
 from audience.cli import app
+from audience.cli.stream import status_text
+from audience.refresh.stream import StreamReport
 from tests.refresh.calls import count, future, rows, track, xadd
 from tests.serve.conftest import copy_workspace
 
@@ -188,3 +190,28 @@ def broken_chains(ws: Workspace) -> list[tuple[Any, ...]]:
         "WHERE from_segment IS NOT DISTINCT FROM to_segment "
         "OR (n > 1 AND from_segment IS DISTINCT FROM previous)",
     )
+
+
+def test_the_status_line_counts_and_fits_the_terminal() -> None:
+    totals = StreamReport(
+        batches=12, messages=12_000, accepted=11_500, quarantined=400, duplicates=100
+    )
+    totals.reassigned = 3_210
+
+    wide = status_text(totals, width=80)
+    narrow = status_text(totals, width=60)
+
+    assert wide == "12 batches, 12,000 msgs, 11,500 ok, 400 quarantined, 100 dup, 3,210 re-assigned"
+    assert narrow == "12 batches, 11,500 ok, 400 quarantined, 3,210 re-assigned"
+
+
+def test_without_json_it_ends_with_the_totals(
+    ws: Path, redis_url: str, client: redis.Redis, stream_key: str
+) -> None:
+    xadd(client, stream_key, track("C0000001", "Product Viewed", message_id="m-1"))
+
+    result = runner.invoke(app, ["stream", *options(redis_url, stream_key, ws), "--until-idle"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 batches, 1 msgs, 1 ok, 0 quarantined, 0 dup, 1 re-assigned" in result.stdout
+    assert "segment changes recorded (run seg-" in result.stdout

@@ -76,9 +76,9 @@ def row_counter(label: str) -> Iterator[Callable[[int], None]]:
 
 @contextmanager
 def status_line(label: str) -> Iterator[Callable[[str], None]]:
-    """One live line (spinner, text, time) for work without an end; the callback replaces
+    """One live line (a spinner and a text) for work without an end; the callback replaces
     the text."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(label, total=None)
         yield lambda text: progress.update(task, description=text)

@@ -139,22 +139,26 @@ def _display(json_lines: bool) -> Iterator[Callable[[BatchReport], None]]:
 
         def show(batch: BatchReport) -> None:
             totals.add(batch)
-            update(status_text(totals))
+            update(status_text(totals, err.width - 3))
 
         yield show
 
 
-def status_text(totals: StreamReport) -> str:
-    """``12 batches · 12,000 msgs · 11,500 ok · 400 quarantined · 100 dup · 3,210 re-assigned``"""
-    parts = [
-        f"{totals.batches:,} batches",
-        f"{totals.messages:,} msgs",
-        f"{totals.accepted:,} ok",
-        f"{totals.quarantined:,} quarantined",
-        f"{totals.duplicates:,} dup",
-        f"{totals.reassigned:,} re-assigned",
+def status_text(totals: StreamReport, width: int = 78) -> str:
+    """``12 batches, 12,000 msgs, 11,500 ok, 400 quarantined, 100 dup, 3,210 re-assigned``;
+    messages and duplicates are left out when that is wider than ``width``."""
+    counts = [
+        (totals.batches, "batches"),
+        (totals.messages, "msgs"),
+        (totals.accepted, "ok"),
+        (totals.quarantined, "quarantined"),
+        (totals.duplicates, "dup"),
+        (totals.reassigned, "re-assigned"),
     ]
-    return " · ".join(parts)
+    text = ", ".join(f"{n:,} {label}" for n, label in counts)
+    if len(text) > width:
+        text = ", ".join(f"{n:,} {label}" for n, label in counts if label not in ("msgs", "dup"))
+    return text
 
 
 def _finish(report: StreamReport, json_lines: bool) -> None:
