@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from audience import Workspace
 from audience.features.table import FEATURE_COLUMNS
-from audience.segments.contact_rows import RfmReference, rule_rows
+from audience.segments.contact_rows import RfmReference, RuleRows, rule_rows
 from audience.store.features_table import read_features
 from audience.synth import generate
 from tests.models.audiences import AS_OF
@@ -60,3 +62,32 @@ def test_rows_of_some_contacts_equal_the_stored_features_of_those_contacts(
     expected = stored.loc[chosen, same]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
     assert {"consent", "signup_at", "email_domain"} <= set(rows.columns)
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        datetime(2026, 7, 1, 12, 30, 5, 123456, tzinfo=UTC),
+        datetime(2031, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_the_query_compiled_once_is_the_query_compiled_for_each_as_of(
+    workspace: Workspace, as_of: datetime
+) -> None:
+    query = RuleRows(workspace.database, workspace.config.features)
+    query.sql(AT)  # compiled here, for the sentinel instant
+
+    # The same SQL but for line breaks (sqlglot wraps lines by their length).
+    assert bare(query.sql(as_of)) == bare(compiled_for(workspace, as_of))
+
+
+def compiled_for(ws: Workspace, as_of: datetime) -> str:
+    """What Ibis compiles for ``as_of`` itself (the sentinel never used)."""
+    from audience.segments.contact_rows import _compiled
+
+    return _compiled(ws.database, ws.config.features, as_of, chosen=True)
+
+
+def bare(sql: str) -> str:
+    return re.sub(r"\s+", "", sql)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from audience.config import WorkspaceConfig
 from audience.refresh.sources import StreamMessage, StreamSource
-from audience.segments.contact_rows import RfmReference, rule_rows
+from audience.segments.contact_rows import RfmReference, RuleRows
 from audience.store import Database
 from audience.store.ingesting import ingest_lines
 from audience.store.loading import Committing
@@ -239,6 +239,7 @@ class Reassigner:
         self._run: str | None = None
         self._model: SegmentAssigner | None = None
         self._reference: RfmReference | None = None
+        self._rows = RuleRows(workspace.database, workspace.config.features)
 
     def reassign(self, contact_ids: Sequence[str], at: datetime) -> tuple[str | None, int, int]:
         """``(run_id, contacts assigned, changes recorded)`` for ``contact_ids`` at ``at``;
@@ -248,7 +249,7 @@ class Reassigner:
         if run is None or not contact_ids:
             return run, 0, 0
         model, reference = self._loaded(run)
-        rows = rule_rows(db, self.workspace.config.features, at, contact_ids)
+        rows = self._rows(at, contact_ids)
         if rows.empty:
             return run, 0, 0
         segments = model.assign(reference.score(rows))["segment_id"]

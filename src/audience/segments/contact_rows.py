@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from audience.config import FeaturesConfig
 from audience.features.scores import PROSPECTS, RFM_GROUPS
 from audience.segments.branches import RULE_COLUMNS, rule_rows_sql
 from audience.store import Database
+from audience.store.database import registered
 from audience.store.features_table import decimals_as_floats
 
 _CHOSEN = "_rule_rows_contacts"
@@ -38,6 +39,64 @@ def rule_rows(
     """``contact_id`` and every rule column (:data:`RULE_COLUMNS`) at ``as_of`` for the
     contacts named (None: every contact) that exist at ``as_of``; RFM scores as the feature
     table ranks them among these contacts (see :class:`RfmReference` to rank otherwise)."""
+    if contact_ids is None:
+        return _run(db, _compiled(db, config, as_of, chosen=False))
+    return RuleRows(db, config)(as_of, contact_ids)
+
+
+class RuleRows:
+    """:func:`rule_rows` for chosen contacts, again and again on one database.
+
+    Ibis takes about half a second to compile the feature table, and the SQL differs from
+    one ``as_of`` to another only by its timestamp literal: it is compiled once, for a
+    sentinel instant, and each call puts its own ``as_of`` in that literal's place.
+    """
+
+    def __init__(self, db: Database, config: FeaturesConfig) -> None:
+        self.db = db
+        self.config = config
+        self._template: str | None = None
+
+    def __call__(self, as_of: datetime, contact_ids: Sequence[str]) -> pd.DataFrame:
+        chosen = pd.DataFrame({"contact_id": pd.Series(list(contact_ids), dtype=object)})
+        with registered(self.db.con, "_chosen_frame", chosen):
+            self.db.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_CHOSEN} AS "
+                "SELECT DISTINCT CAST(contact_id AS VARCHAR) AS contact_id FROM _chosen_frame"
+            )
+        try:
+            return _run(self.db, self.sql(as_of))
+        finally:
+            self.db.con.execute(f"DROP TABLE IF EXISTS {_CHOSEN}")
+
+    def sql(self, as_of: datetime) -> str:
+        """The query of the chosen contacts' rule rows at ``as_of`` (they are read from
+        the temporary table ``_rule_rows_contacts``)."""
+        if self._template is None:
+            self.db.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_CHOSEN} (contact_id VARCHAR)")
+            template = _compiled(self.db, self.config, _SENTINEL, chosen=True)
+            if _literal(_SENTINEL) not in template or "1901" in template.replace(
+                _literal(_SENTINEL), ""
+            ):
+                raise RuntimeError("internal error: the feature table's as_of is not one literal")
+            self._template = template
+        return self._template.replace(_literal(_SENTINEL), _literal(as_of))
+
+
+_SENTINEL = datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+
+
+def _literal(moment: datetime) -> str:
+    """``as_of_literal(moment)`` as the DuckDB SQL Ibis writes for it."""
+    import ibis
+
+    from audience.features.calendar import as_of_literal
+
+    sql = str(ibis.to_sql(as_of_literal(moment).name("v").as_table(), dialect="duckdb"))
+    return sql.split("SELECT", 1)[1].rsplit(" AS ", 1)[0].strip()
+
+
+def _compiled(db: Database, config: FeaturesConfig, as_of: datetime, *, chosen: bool) -> str:
     import ibis
 
     from audience.features.table import feature_table
@@ -45,26 +104,16 @@ def rule_rows(
 
     backend = duckdb_backend(db.con)
     contacts, events = backend.table("contacts"), backend.table("events")
-    if contact_ids is not None:
-        chosen = pd.DataFrame({"contact_id": pd.Series(list(contact_ids), dtype=object)})
-        db.con.register("_chosen_frame", chosen)
-        try:
-            db.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_CHOSEN} AS "
-                "SELECT DISTINCT CAST(contact_id AS VARCHAR) AS contact_id FROM _chosen_frame"
-            )
-        finally:
-            db.con.unregister("_chosen_frame")
+    if chosen:
         picked = backend.table(_CHOSEN)
         contacts = contacts.semi_join(picked, "contact_id")
         events = events.semi_join(picked, "contact_id")
-    try:
-        expression = feature_table(contacts, events, as_of, config)
-        sql = ibis.to_sql(expression, dialect="duckdb")
-        table = decimals_as_floats(db.con.sql(rule_rows_sql(f"({sql})")).to_arrow_table())
-        rows: pd.DataFrame = table.to_pandas()
-    finally:
-        db.con.execute(f"DROP TABLE IF EXISTS {_CHOSEN}")
+    expression = feature_table(contacts, events, as_of, config)
+    return rule_rows_sql(f"({ibis.to_sql(expression, dialect='duckdb')})")
+
+
+def _run(db: Database, sql: str) -> pd.DataFrame:
+    rows: pd.DataFrame = decimals_as_floats(db.con.sql(sql).to_arrow_table()).to_pandas()
     return rows[["contact_id", *RULE_COLUMNS]]
 
 
