@@ -18,16 +18,17 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-# Debian packages the tests need: a PostgreSQL server (started by the test fixtures), Java 17
-# for Spark in local mode, and chromium for the browser tests (Playwright drives Debian's
-# build; it never downloads its own). Installed only where missing; needs root (or sudo).
+# Debian packages the tests need: a PostgreSQL server and a Redis server (both started by the
+# test fixtures), Java 17 for Spark in local mode, and chromium for the browser tests
+# (Playwright drives Debian's build; it never downloads its own). Installed only where
+# missing; needs root (or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1 \
-		|| ! [ -x /usr/bin/chromium ]; then \
+		|| ! [ -x /usr/bin/chromium ] || ! command -v redis-server >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql \
-			openjdk-17-jre-headless chromium; \
+			openjdk-17-jre-headless chromium redis-server; \
 	fi
 
 install: $(VENV)/.installed

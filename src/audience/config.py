@@ -476,6 +476,13 @@ class StreamConfig(_Section):
     """Messages per micro-batch, at most."""
     block_ms: Annotated[int, Field(ge=1, le=60_000)] = 1_000
     """How long one read waits for messages before a shorter batch is committed."""
+    consumer: str = ""
+    """This consumer's name in the group (Redis); empty: the machine's host name. Keep it
+    the same across restarts: a restarted consumer first takes back its own messages that
+    were read but not acknowledged."""
+    claim_idle_ms: Annotated[int, Field(ge=1_000)] = 60_000
+    """Redis: messages read by another consumer and left unacknowledged this long (it
+    died) are claimed and processed here; checked at start and then as often."""
 
 
 class WorkspaceConfig(_Section):
@@ -678,6 +685,10 @@ stream = "audience-events"
 group = "audience"
 batch_size = 1000
 block_ms = 1000
+# This consumer's name in the group; "" means the host name. Keep it across restarts.
+consumer = ""
+# Redis: take over messages another consumer left unacknowledged this long.
+claim_idle_ms = 60000
 """
 
 

@@ -14,7 +14,8 @@ that paragraph and exits non-zero, without a traceback.
     │   └── MissingColumnsError a required column is absent after mapping
     ├── GenerateError          the synthetic generator was asked for something impossible
     ├── SegmentationError      no clustering candidate passed the guards, or no features to cluster
-    └── RuleError              a segment rule is not a safe expression over known columns
+    ├── RuleError              a segment rule is not a safe expression over known columns
+    └── StreamError            the event stream (Redis, Kafka) cannot be reached or read
 """
 
 from __future__ import annotations
@@ -96,3 +97,7 @@ class SegmentationError(AudienceError):
 
 class RuleError(AudienceError):
     """A segment rule is not a safe boolean expression over known columns; nothing changed."""
+
+
+class StreamError(AudienceError):
+    """The event stream cannot be reached, read or acknowledged; what was committed stays."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from audience.cli import alerts, data, demo, outputs, segmenting, service
+from audience.cli import alerts, data, demo, outputs, segmenting, service, stream
 from audience.cli.host import delegate
 from audience.cli.invocation import terminal_size
 from audience.cli.routing import hosted_route
@@ -32,6 +32,7 @@ app.command()(outputs.report)
 app.command()(alerts.alerts)
 app.add_typer(service.keys_app, name="keys")
 app.command()(service.serve)
+app.command()(stream.stream)
 app.command()(demo.generate)
 app.command()(demo.demo)
 

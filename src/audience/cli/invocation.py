@@ -83,7 +83,8 @@ def invocation_path(path: Path) -> Path:
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """The running command's stop signal, also set by Ctrl+C and SIGTERM in its own process.
+    """The running command's stop signal, also set by Ctrl+C and SIGTERM in its own process
+    (a second one stops at once).
 
     Long-running commands (``audience stream``) check it between units of work, so that they
     stop cleanly after the current one.
@@ -94,6 +95,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
         return
 
     def handle(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # asked twice: stop now
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -72,3 +72,13 @@ def row_counter(label: str) -> Iterator[Callable[[int], None]]:
     with Progress(*columns, console=err.get(), transient=True) as progress:
         task = progress.add_task(label, total=None)
         yield lambda rows: progress.update(task, completed=rows)
+
+
+@contextmanager
+def status_line(label: str) -> Iterator[Callable[[str], None]]:
+    """One live line (a spinner and a text) for work without an end; the callback replaces
+    the text."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=err.get(), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda text: progress.update(task, description=text)

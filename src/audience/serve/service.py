@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,20 +28,16 @@ import pandas as pd
 from audience.errors import WorkspaceError
 from audience.personas import Profiles
 from audience.segments.assign import SegmentAssigner
+from audience.segments.contact_rows import rescore_rfm
 from audience.segments.explaining import no_segment
 from audience.serve.jobs import Job, Jobs
-from audience.serve.live import (
-    LiveFeatures,
-    calls_as_jsonl,
-    live_features,
-    rejected_rows,
-    rescore_rfm,
-)
+from audience.serve.live import LiveFeatures, live_features, rejected_rows
 from audience.serve.schemas import ContactFeatures
 from audience.store import keys as key_store
 from audience.store import listing
 from audience.store.alerts import StoredAlert, list_alerts
-from audience.store.locking import end_turn, lease_of, take_turn
+from audience.store.ingesting import calls_as_jsonl, ingest_lines
+from audience.store.locking import writer_turn
 from audience.store.segment_runs import latest_tree_run, read_run
 from audience.validate import IngestReport
 from audience.workspace import Workspace
@@ -287,12 +281,17 @@ class Service:
     ) -> tuple[IngestReport, list[dict[str, Any]]]:
         """Ingest a batch of Segment calls exactly as a JSON Lines file of them would be."""
         stamp = datetime.now(UTC)
-        with tempfile.TemporaryDirectory(prefix="audience-api-") as folder:
-            path = Path(folder) / f"api-events-{stamp:%Y%m%dT%H%M%S%f}.jsonl"
-            path.write_text(calls_as_jsonl(calls), encoding="utf-8")
-            with self.writing("ingest events"), self.lock:
-                report = self.workspace.ingest(path, kind="events", now=stamp)
-                rejected = rejected_rows(self.workspace.database, report.ingest_id)
+        ws = self.workspace
+        with self.writing("ingest events"), self.lock:
+            report = ingest_lines(
+                ws.database,
+                ws.secret,
+                ws.config.ingest,
+                calls_as_jsonl(calls),
+                name=f"api-events-{stamp:%Y%m%dT%H%M%S%f}",
+                now=stamp,
+            )
+            rejected = rejected_rows(ws.database, report.ingest_id)
         return report, rejected
 
     def start_run(self, as_of: datetime | None, method: str | None, k: int | None) -> Job:
@@ -301,20 +300,10 @@ class Service:
     def _run_finished(self, run_id: str) -> None:
         self.workspace_changed()
 
-    @contextmanager
-    def writing(self, what: str) -> Iterator[None]:
+    def writing(self, what: str) -> AbstractContextManager[None]:
         """Hold the host's writer turn (if the server hosts the workspace) for a write."""
-        lease = lease_of(self.workspace.path)
-        if lease is None:
-            yield
-            return
-        take_turn(
-            lease, f"audience serve ({what})", self.workspace.config.store.lock_timeout_seconds
-        )
-        try:
-            yield
-        finally:
-            end_turn(lease)
+        timeout = self.workspace.config.store.lock_timeout_seconds
+        return writer_turn(self.workspace.path, f"audience serve ({what})", timeout)
 
     def workspace_changed(self) -> None:
         """Something wrote to the workspace: load the newest run's model (if it changed)

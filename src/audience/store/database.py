@@ -81,3 +81,14 @@ class Database:
 
 def _quote(value: str) -> str:
     return value.replace("'", "''")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: object) -> Iterator[None]:
+    """``frame`` (pandas or Arrow) visible to SQL on ``con`` as the view ``name`` during
+    the block, and unregistered after it."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)

@@ -73,8 +73,13 @@ def read_features(db: Database, as_of: datetime, contact_id: str | None = None) 
     table = db.con.sql(
         f"SELECT * FROM {TABLE} WHERE as_of = $as_of {one}ORDER BY contact_id", params=params
     ).to_arrow_table()
+    frame: pd.DataFrame = decimals_as_floats(table).to_pandas()
+    return frame
+
+
+def decimals_as_floats(table: pa.Table) -> pa.Table:
+    """``table`` with its DECIMAL columns as float64."""
     for index, column in enumerate(table.schema):
         if pa.types.is_decimal(column.type):
             table = table.set_column(index, column.name, table.column(index).cast(pa.float64()))
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+    return table

@@ -8,12 +8,15 @@ packages it chains; the CLI, the server and refreshes all call it.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -33,7 +36,7 @@ from audience.ingest.fingerprint import fingerprint
 from audience.ingest.sources import detect_format, guess_kind
 from audience.progress import RowProgress
 from audience.store import Database
-from audience.store.loading import Loader, LoadResult, Table
+from audience.store.loading import Loader, LoadResult, Table, Within
 from audience.validate import (
     Checked,
     IngestReport,
@@ -57,6 +60,33 @@ def resolve_kind(path: Path, kind: Kind | None) -> Kind:
             f"cannot tell what {path} holds; pass --kind contacts, --kind events or --kind orders."
         )
     return guessed
+
+
+def ingest_lines(
+    db: Database,
+    secret: bytes,
+    config: IngestConfig,
+    lines: Iterable[bytes],
+    *,
+    name: str,
+    now: datetime,
+    within: Within | None = None,
+) -> IngestReport:
+    """Ingest JSON Lines held in memory (Segment calls, one per line, none containing a
+    line break) exactly as a file of them: line ``n`` of the quarantine is the ``n``-th
+    line given. ``name`` is the source the ingest records."""
+    with tempfile.TemporaryDirectory(prefix="audience-lines-") as folder:
+        path = Path(folder) / "calls.jsonl"
+        path.write_bytes(b"\n".join(lines))
+        return ingest_file(
+            db, secret, config, path, kind="events", now=now, source_name=name, within=within
+        )
+
+
+def calls_as_jsonl(calls: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """One line per call, as a file of them would hold (the stdlib's encoder: JSON numbers
+    of any size pass through to the ingest, which judges them as it judges a file's)."""
+    return [json.dumps(call, default=str, ensure_ascii=False).encode() for call in calls]
 
 
 class _Tally:
@@ -84,10 +114,14 @@ def ingest_file(
     now: datetime,
     encoding: str = "utf-8",
     progress: RowProgress | None = None,
+    source_name: str | None = None,
+    within: Within | None = None,
 ) -> IngestReport:
     """Ingest one file: every row is accepted, quarantined, or counted as a duplicate.
 
-    Atomic: if anything fails, the workspace is left exactly as it was.
+    Atomic: if anything fails, the workspace is left exactly as it was. ``source_name`` is
+    what the ingest and its quarantine rows record as their source (default: the path);
+    ``within`` writes the caller's own rows inside the ingest's transaction.
     """
     started = time.perf_counter()
     source = open_source(path, kind, encoding=encoding)
@@ -96,7 +130,8 @@ def ingest_file(
     header = None
     if source.format != "jsonl":
         header = resolve_columns(source.columns, kind, explicit, source=str(path))
-    loader = Loader(db, uuid.uuid4().hex[:16], str(path), mark)
+    name = source_name or str(path)
+    loader = Loader(db, uuid.uuid4().hex[:16], name, mark)
     tally = _Tally()
     # DuckDB's share of memory is smaller while Python validates chunks beside it.
     with db.memory_limit(config.memory_limit):
@@ -107,11 +142,10 @@ def ingest_file(
                     progress(tally.rows_read)
 
             def finish(result: LoadResult) -> IngestReport:
-                return _report(
-                    loader.ingest_id, source, kind, tally, result, time.perf_counter() - started
-                )
+                seconds = time.perf_counter() - started
+                return _report(loader.ingest_id, name, source, kind, tally, result, seconds)
 
-            return loader.commit(now, finish)
+            return loader.commit(now, finish, within)
         except BaseException:
             loader.discard()
             raise
@@ -157,7 +191,13 @@ def _rejects(batch: RawBatch, checked: Checked) -> pd.DataFrame:
 
 
 def _report(
-    ingest_id: str, source: Source, kind: Kind, tally: _Tally, result: LoadResult, seconds: float
+    ingest_id: str,
+    name: str,
+    source: Source,
+    kind: Kind,
+    tally: _Tally,
+    result: LoadResult,
+    seconds: float,
 ) -> IngestReport:
     reasons = dict(tally.reasons)
     if result.conflicts:
@@ -166,7 +206,7 @@ def _report(
         )
     return IngestReport(
         ingest_id=ingest_id,
-        source=str(source.path),
+        source=name,
         kind=kind,
         format=source.format,
         rows_read=tally.rows_read,

@@ -41,6 +41,26 @@ _REJECT_COLUMNS = ["line", "kind", "reason", "detail", "raw"]
 
 
 @dataclass(frozen=True)
+class Committing:
+    """An ingest's commit after its rows are stored, before the transaction ends: whatever
+    a caller writes with ``con`` is committed, or rolled back, with the ingest."""
+
+    con: duckdb.DuckDBPyConnection
+    ingest_id: str
+
+    ACCEPTED_LINES = (
+        "SELECT line, contact_id FROM _stage_events "
+        "UNION ALL SELECT line, contact_id FROM _stage_contacts"
+    )
+    """A query of ``line, contact_id`` for every row the checks accepted, stored now or
+    already stored (duplicates too): one row per accepted line of the file."""
+
+
+Within = Callable[[Committing], None]
+"""A caller's own writes, made inside an ingest's transaction (see :class:`Committing`)."""
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """What the commit did with the staged rows."""
 
@@ -96,12 +116,16 @@ class Loader:
             self._append("_stage_rejects", rows, _REJECT_COLUMNS, ", ".join(_REJECT_COLUMNS))
 
     def commit(
-        self, started_at: datetime, finish: Callable[[LoadResult], IngestReport]
+        self,
+        started_at: datetime,
+        finish: Callable[[LoadResult], IngestReport],
+        within: Within | None = None,
     ) -> IngestReport:
         """Resolve duplicates and store everything in one transaction.
 
         ``finish`` turns the counts into the report; if it raises (the report does not add
-        up), the transaction is rolled back and nothing is stored.
+        up), the transaction is rolled back and nothing is stored. ``within`` runs last,
+        inside the same transaction; if it raises, nothing is stored either.
         """
         try:
             with self.db.transaction() as con:
@@ -126,6 +150,8 @@ class Loader:
                 )
                 report = finish(result)
                 self._record(con, started_at, report)
+                if within is not None:
+                    within(Committing(con, self.ingest_id))
             return report
         finally:
             self.discard()

@@ -223,6 +223,21 @@ def end_turn(lease: HostLease) -> None:
     lease.writer.release()
 
 
+@contextlib.contextmanager
+def writer_turn(folder: Path, what: str, timeout: float) -> Iterator[None]:
+    """Hold this host's writer turn for a block (nothing to take when no host holds
+    ``folder``: then the process has the workspace to itself)."""
+    lease = lease_of(folder)
+    if lease is None:
+        yield
+        return
+    take_turn(lease, what, timeout)
+    try:
+        yield
+    finally:
+        end_turn(lease)
+
+
 def _try_flock(fd: int, flag: int) -> bool:
     try:
         fcntl.flock(fd, flag | fcntl.LOCK_NB)

@@ -217,6 +217,15 @@ _V4 = [
     to_segment VARCHAR,
     source VARCHAR NOT NULL
 )""",
+    # Stream messages already committed (`audience stream`), so that one delivered again
+    # after a crash is recognised and not ingested twice; `contact_id`: whom its call touched.
+    """CREATE TABLE stream_entries (
+    source VARCHAR NOT NULL,
+    entry_id VARCHAR NOT NULL,
+    ingest_id VARCHAR NOT NULL,
+    contact_id VARCHAR,
+    committed_at TIMESTAMPTZ NOT NULL
+)""",
 ]
 
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
