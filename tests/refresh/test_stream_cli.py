@@ -215,3 +215,42 @@ def test_without_json_it_ends_with_the_totals(
     assert result.exit_code == 0, result.output
     assert "1 batches, 1 msgs, 1 ok, 0 quarantined, 0 dup, 1 re-assigned" in result.stdout
     assert "segment changes recorded (run seg-" in result.stdout
+
+
+@pytest.mark.slow
+def test_other_commands_run_inside_a_running_stream(
+    ws: Path, redis_url: str, client: redis.Redis, stream_key: str
+) -> None:
+    """Issue 12: a stream runs for days; it hosts the workspace, so readers and writers
+    (a new segmentation) go on meanwhile, and later batches use the new run's model."""
+    process = subprocess.Popen(
+        [AUDIENCE, "stream", *options(redis_url, stream_key, ws), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (ws / ".audience-host.json").exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the stream never hosted the workspace"
+            time.sleep(0.1)
+        shown = subprocess.run(
+            [AUDIENCE, "segments", "-w", str(ws)], capture_output=True, text=True, timeout=120
+        )
+        assert shown.returncode == 0, shown.stderr
+        made = subprocess.run(
+            [AUDIENCE, "segment", "-w", str(ws)], capture_output=True, text=True, timeout=300
+        )
+        assert made.returncode == 0, made.stderr
+        xadd(client, stream_key, track("C0000003", "Order Completed", revenue=80.0))
+        assert process.stdout is not None
+        batch = json.loads(process.stdout.readline())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+    with Workspace(ws, access="read") as workspace:
+        newest = workspace.run_id()
+    assert newest in made.stdout
+    assert batch["run_id"] == newest
