@@ -396,7 +396,12 @@ class DriftConfig(_Section):
     bins: Annotated[int, Field(ge=2, le=100)] = 10
     """PSI bins: quantiles of the previous run's values (distinct edges only)."""
     min_contacts: Annotated[int, Field(ge=10)] = 200
-    """Segments with fewer contacts than this in either run are not tested (too noisy)."""
+    """Segments with fewer contacts than this in either run's sample are not tested (too
+    noisy)."""
+    sample: Annotated[int, Field(ge=0)] = 200_000
+    """Contactable contacts of each run drift is measured on (a seeded sample; 0 = all).
+    PSI and KS cost about 0.4 s per feature per million contacts, and a sample of 200,000
+    measures them within a few thousandths."""
 
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:
@@ -631,13 +636,15 @@ link_min_share = 0.2
 [drift]
 # Feature drift against the previous run, for the population and each segment: population
 # stability index (watch at psi_watch, alert at psi_alert) over `bins` quantile bins, and the
-# two-sample Kolmogorov-Smirnov statistic (alert at ks_alert). Segments with fewer than
-# min_contacts contacts are not tested.
+# two-sample Kolmogorov-Smirnov statistic (alert at ks_alert), on a seeded sample of `sample`
+# contactable contacts of each run (0 = all). Segments with fewer than min_contacts contacts
+# in either sample are not tested.
 psi_watch = 0.1
 psi_alert = 0.25
 ks_alert = 0.2
 bins = 10
 min_contacts = 200
+sample = 200000
 
 [alerts]
 # An alert is stored, logged and sent to the webhooks when drift reaches an alert, a segment's

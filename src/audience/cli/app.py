@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from audience.cli import data, demo, outputs, segmenting, service
+from audience.cli import changes, data, demo, outputs, segmenting, service
 
 app = typer.Typer(
     name="audience",
@@ -18,6 +18,7 @@ for command in (data.init, data.ingest, data.profile, data.quarantine, data.feat
     app.command()(command)
 app.command()(segmenting.segment)
 app.add_typer(segmenting.segments_app, name="segments")
+app.command()(changes.changes)
 app.command()(outputs.export)
 app.command()(outputs.report)
 app.add_typer(service.keys_app, name="keys")
