@@ -1,13 +1,13 @@
 """``audience changes``: what changed in a run since the previous one, as Rich tables.
 
-The segments package is imported where it is used: it pulls in scikit-learn, which the
-other commands should not wait for at start."""
+The segments and report packages are imported where they are used: they pull in
+scikit-learn and Plotly, which the other commands should not wait for at start."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 NEW, GONE, POPULATION_LABEL = "(new contacts)", "(not in this run)", "population"
 STATUS_STYLE = {"alert": "bold red", "watch": "yellow"}
+CHANGE_STYLE = {"new": "green", "gone": "red", "0": ""}
 
 
 @friendly
@@ -46,39 +47,32 @@ def changes(
 
 
 def print_changes(run_id: str, found: RunChanges, thresholds: DriftConfig, top: int) -> None:
-    from audience.segments.change_summary import turnover
+    from audience.report.changes_view import changes_summary
 
-    counts = turnover(found.transitions)
     out_console.print(f"[bold]run {run_id}[/] against the previous run {found.previous_run_id}")
-    out_console.print(
-        f"{counts.stayed:,} of {counts.total:,} contacts stayed in their segment, "
-        f"{counts.moved:,} moved, {counts.new:,} are new and {counts.gone:,} are no longer "
-        "segmented."
-    )
+    out_console.print(changes_summary(found.transitions))
     out_console.print(size_table(found.sizes))
     out_console.print(moves_table(found.transitions, top))
     out_console.print(drift_table(found.drift, thresholds))
 
 
 def size_table(sizes: pd.DataFrame) -> Table:
+    from audience.report.changes_view import change_text
+
     table = Table(title="segment sizes", title_justify="left")
     table.add_column("segment", overflow="fold")
     table.add_column("before", justify="right")
     table.add_column("now", justify="right")
     table.add_column("change", justify="right")
-    for row in sizes.itertuples(index=False):
-        table.add_row(str(row.segment_id), f"{row.previous:,}", f"{row.current:,}", _change(row))
+    for row in sizes.to_dict(orient="records"):
+        change = change_text(row)
+        table.add_row(
+            str(row["segment_id"]),
+            f"{row['previous']:,}",
+            f"{row['current']:,}",
+            Text(change, style=CHANGE_STYLE.get(change, "bold")),
+        )
     return table
-
-
-def _change(row: Any) -> Text:
-    if row.previous == 0:
-        return Text("new", style="green")
-    if row.current == 0:
-        return Text("gone", style="red")
-    if row.change == 0:
-        return Text("0")
-    return Text(f"{row.change:+,} ({row.relative_change:+.1%})", style="bold")
 
 
 def moves_table(transitions: pd.DataFrame, top: int) -> Table | Text:

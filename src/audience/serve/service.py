@@ -23,6 +23,7 @@ import pandas as pd
 from audience.errors import WorkspaceError
 from audience.personas import Profiles
 from audience.segments.assign import SegmentAssigner
+from audience.segments.changes import RunChanges
 from audience.segments.explaining import no_segment
 from audience.serve.jobs import Job, Jobs
 from audience.serve.live import (
@@ -133,6 +134,12 @@ class Service:
     def run_id(self, run_id: str | None = None) -> str:
         with self.lock:
             return self.workspace.run_id(run_id)
+
+    def changes(self, run_id: str | None = None) -> tuple[str, RunChanges | None]:
+        """A run's changes since the previous tree run (None for a first run)."""
+        with self.lock:
+            run = self.workspace.run_id(run_id)
+            return run, self.workspace.changes(run)
 
     def tree(self, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
         with self.lock:
