@@ -400,8 +400,9 @@ class DriftConfig(_Section):
     noisy)."""
     sample: Annotated[int, Field(ge=0)] = 200_000
     """Contactable contacts of each run drift is measured on (a seeded sample; 0 = all).
-    PSI and KS cost about 0.4 s per feature per million contacts, and a sample of 200,000
-    measures them within a few thousandths."""
+    On 1M generated contacts (22 features, 15 segments) comparing two runs took 10–13 s
+    on every contact and 4 s on 200,000, whose PSI and KS were within 0.001 and 0.003 of
+    the full values for the population, 0.005 and 0.02 for segments."""
 
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:

@@ -95,6 +95,14 @@ def test_ks_statistic_by_hand_and_against_scipy() -> None:
     assert ks_statistic(before, after) == pytest.approx(oracle, abs=1e-15)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ks_statistic_equals_scipy_on_ties_and_unequal_sizes(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    before, after = rng.poisson(2.0, 1_000), rng.poisson(2.3, 377)  # many ties
+    oracle = ks_2samp(before, after).statistic
+    assert ks_statistic(before, after) == pytest.approx(oracle, abs=1e-15)
+
+
 def test_ks_statistic_is_nan_without_observed_values() -> None:
     assert math.isnan(ks_statistic([1.0, 2.0], [np.nan, np.nan]))
 

@@ -9,8 +9,8 @@ Population stability index (PSI)
     right, the outer ones open-ended: ``(−∞, q₁], (q₁, q₂], …, (q_last, ∞)``. Categorical
     features have one bin per level seen in either sample.
 Kolmogorov–Smirnov statistic
-    The largest distance between the two empirical distribution functions
-    (:func:`scipy.stats.ks_2samp`); numeric features only.
+    The largest distance between the two empirical distribution functions (the statistic
+    of :func:`scipy.stats.ks_2samp`); numeric features only.
 
 Empty bins: a share of 0 would make ``ln`` infinite, so every share is floored at
 :data:`EPSILON` (``1e-4``) before the sum (the shares are not renormalised).
@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp  # type: ignore[import-untyped]
 
 from audience.config import DriftConfig
 
@@ -72,13 +71,19 @@ def categorical_psi(expected: Levels, actual: Levels) -> float:
 
 def ks_statistic(expected: Numbers, actual: Numbers) -> float:
     """The two-sample Kolmogorov–Smirnov statistic of the observed (finite) values; ``NaN``
-    when either sample has none."""
+    when either sample has none.
+
+    Computed as :func:`scipy.stats.ks_2samp` computes it (both empirical distribution
+    functions at every observed value), without the p-value that function always works
+    out too: that took three quarters of its time."""
     before, after = _numbers(expected), _numbers(actual)
-    before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+    before, after = np.sort(before[np.isfinite(before)]), np.sort(after[np.isfinite(after)])
     if before.size == 0 or after.size == 0:
         return float("nan")
-    # Only the statistic is used: the asymptotic method skips the exact p-value's cost.
-    return float(ks_2samp(before, after, method="asymp").statistic)
+    values = np.concatenate([before, after])
+    below_before = np.searchsorted(before, values, side="right") / before.size
+    below_after = np.searchsorted(after, values, side="right") / after.size
+    return float(np.max(np.abs(below_before - below_after)))
 
 
 def drift_status(psi_value: float, ks_value: float | None, config: DriftConfig) -> Status:
