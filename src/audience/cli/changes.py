@@ -35,7 +35,8 @@ def changes(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """What changed since the previous run: segment sizes, the biggest moves of contacts
-    between segments, and the features that drifted (PSI and KS, judged by [drift])."""
+    between segments, and the features that drifted (PSI and KS, judged by the drift
+    section of audience.toml)."""
     with Workspace(workspace) as ws:
         run_id = ws.run_id(run)
         found = ws.changes(run_id)
