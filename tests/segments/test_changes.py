@@ -302,3 +302,9 @@ def test_no_drift_when_the_previous_features_are_gone(
     assert changes.drift.empty
     assert len(changes.transitions) == len(TRANSITIONS)
     assert "no longer stored" in caplog.text
+    with db.transaction() as con:
+        write_changes(con, "run-2", changes)
+    back = read_changes(db, "run-2")
+    assert back is not None
+    assert back.drift.empty
+    assert back.transitions["contacts"].sum() == sum(TRANSITIONS.values())

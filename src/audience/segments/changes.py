@@ -22,7 +22,8 @@ Drift (:mod:`audience.features.drift`)
     Status ``ok``/``watch``/``alert`` by the ``[drift]`` thresholds. When the previous
     features are no longer stored (the ``features`` table was rebuilt after a definition
     changed), there is no drift, and a warning is logged. Two runs at the same ``as_of``
-    share one set of stored features, so they show no drift between them.
+    share one set of stored features (the newer computation replaces the older), so drift
+    between them reflects only which contacts are in which segment.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def segment_sizes(transitions: pd.DataFrame) -> pd.DataFrame:
     sizes = sizes.sort_index().rename_axis("segment_id").reset_index()
     change = sizes["current"] - sizes["previous"]
     relative = change / sizes["previous"].where(sizes["previous"] > 0)
-    return sizes.assign(change=change, relative_change=relative.astype("float64"))
+    sizes = sizes.assign(change=change, relative_change=relative.astype("float64"))
+    return sizes[list(SIZE_COLUMNS)]
 
 
 def write_changes(con: duckdb.DuckDBPyConnection, run_id: str, changes: RunChanges) -> None:
