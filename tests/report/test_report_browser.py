@@ -12,7 +12,7 @@ import pytest
 
 from audience.report import report_figures, write_report
 from tests.report.browser import DRAWN, Loaded, needs_chromium, open_offline
-from tests.report.fixtures import HOSTILE, TOTAL, hostile, report_data
+from tests.report.fixtures import HOSTILE, MOVES, TOTAL, hostile, report_data
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -34,7 +34,7 @@ def test_page_loads_offline_without_errors_or_dialogs(loaded: Loaded) -> None:
 def test_every_embedded_chart_is_drawn(loaded: Loaded) -> None:
     drawn = loaded.page.evaluate(DRAWN)
     assert [chart["id"] for chart in drawn] == loaded.figures
-    assert len(drawn) == 8
+    assert len(drawn) == 9
     assert all(chart["svg"] > 0 and chart["traces"] > 0 for chart in drawn), drawn
     projection = next(chart for chart in drawn if chart["id"] == "fig-projection")
     assert projection["canvas"] > 0  # Scattergl draws on WebGL canvases
@@ -57,11 +57,23 @@ def test_heatmap_and_scatter_hold_the_data(loaded: Loaded) -> None:
     assert points == TOTAL
 
 
+def test_sankey_draws_every_move(loaded: Loaded) -> None:
+    page = loaded.page
+    links = page.evaluate(
+        """() => { const link = document.getElementById('fig-changes')._fullData[0].link;
+                   return [link.value.length, link.value.reduce((a, b) => a + b, 0)]; }"""
+    )
+    assert links == [len(MOVES), 210]
+    assert page.locator("#fig-changes .sankey-link").count() == len(MOVES)
+    assert page.locator("#fig-changes .sankey-node").count() == 11
+
+
 def test_hostile_segment_name_is_shown_as_plain_text(loaded: Loaded) -> None:
     page = loaded.page
     card = page.locator('.card[data-segment="customers/high-value"] h3')
     assert card.inner_text() == HOSTILE
     assert page.locator("#fig-tree text", has_text=HOSTILE).count() >= 1
+    assert page.locator("#fig-changes .node-label", has_text=HOSTILE).count() == 2
     assert page.evaluate("document.querySelectorAll('body script').length") == len(loaded.figures)
 
 

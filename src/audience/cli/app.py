@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from audience.cli import alerts, data, demo, outputs, segmenting, service, stream
+from audience.cli import alerts, changes, data, demo, outputs, segmenting, service, stream
 from audience.cli.host import delegate
 from audience.cli.invocation import terminal_size
 from audience.cli.routing import hosted_route
@@ -27,6 +27,7 @@ for command in (data.init, data.ingest, data.profile, data.quarantine, data.feat
     app.command()(command)
 app.command()(segmenting.segment)
 app.add_typer(segmenting.segments_app, name="segments")
+app.command()(changes.changes)
 app.command()(outputs.export)
 app.command()(outputs.report)
 app.command()(alerts.alerts)

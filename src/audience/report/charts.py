@@ -301,6 +301,57 @@ def _histogram(
     return centres.tolist(), counts.tolist(), float(edges[1] - edges[0])
 
 
+NEW_CONTACTS, NOT_IN_RUN = "New contacts", "Not in this run"
+OUTSIDE_COLOUR = "#cbd2d9"
+"""The Sankey's colour for contacts outside a run (new ones, or gone), not in PALETTE."""
+
+
+def moves_figure(transitions: pd.DataFrame, before: dict[str, str], now: dict[str, str]) -> Any:
+    """Sankey of the contacts from each segment of the previous run (left) to this run's
+    (right); names by id on each side, a segment keeps its colour on both."""
+    sides = [
+        [None if is_missing(v) else str(v) for v in transitions[column]]
+        for column in ("from_segment", "to_segment")
+    ]
+    left, right = (sorted(set(ids), key=lambda v: (v is None, v or "")) for ids in sides)
+    ids = sorted({v for v in left + right if v is not None})
+    colours = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(ids)}
+    names = [before.get(v, v) if v else NEW_CONTACTS for v in left]
+    names += [now.get(v, v) if v else NOT_IN_RUN for v in right]
+    node_colours = [colours.get(v or "", OUTSIDE_COLOUR) for v in left + right]
+    index = {("from", v): i for i, v in enumerate(left)}
+    index |= {("to", v): len(left) + i for i, v in enumerate(right)}
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": [label(name) for name in names],
+                "color": node_colours,
+                "pad": 12,
+                "thickness": 14,
+                "hovertemplate": "%{label}: %{value:,} contacts<extra></extra>",
+            },
+            link={
+                "source": [index[("from", v)] for v in sides[0]],
+                "target": [index[("to", v)] for v in sides[1]],
+                "value": pd.to_numeric(transitions["contacts"]).tolist(),
+                "color": [_translucent(node_colours[index[("from", v)]]) for v in sides[0]],
+                "hovertemplate": "%{source.label} → %{target.label}: "
+                "%{value:,} contacts<extra></extra>",
+            },
+        )
+    )
+    height = max(360, 34 * max(len(left), len(right)) + 120)
+    fig = _style(fig, "Where contacts went: the previous run (left) → this run (right)", height)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def _translucent(colour: str) -> str:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, 0.35)"
+
+
 def segment_names(data: ReportData) -> dict[str, str]:
     """Display names of segments by id, from the personas and then the tree."""
     names: dict[str, str] = {}
@@ -317,6 +368,10 @@ def report_figures(data: ReportData) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if not is_empty(data.tree):
         figures["fig-tree"] = tree_figure(data.tree)
+    if not is_empty(data.transitions):
+        now = segment_names(data)
+        before = data.previous_names | now  # a segment keeping its id keeps its (new) name
+        figures["fig-changes"] = moves_figure(data.transitions, before, now)
     if not is_empty(data.lift):
         figures["fig-lift"] = lift_figure(data.lift, segment_names(data))
     if not is_empty(data.projection):

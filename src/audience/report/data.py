@@ -34,6 +34,9 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "projection": ("x", "y", "segment"),
     "tree": ("segment_id", "parent_id", "name", "size", "share", "kind"),
     "merges": ("segment_id", "into", "size", "reason"),
+    "transitions": ("from_segment", "to_segment", "contacts"),
+    "size_changes": ("segment_id", "previous", "current", "change", "relative_change"),
+    "drift": ("scope", "feature", "psi", "ks", "status"),
 }
 """Columns each table must have; a table with no rows may also have no columns at all."""
 
@@ -99,6 +102,20 @@ class ReportData:
     """Share of contacts the readable rules assign to the same segment as the model."""
     rules: dict[str, list[str]] = field(default_factory=dict)
     """Readable rules of each segment, by segment id."""
+    previous_run_id: str | None = None
+    """The run this one is compared with in "What changed" (the previous segment-tree
+    run); None for a first run, which has nothing to compare."""
+    previous_names: dict[str, str] = field(default_factory=dict)
+    """Names of the previous run's segments, by id."""
+    transitions: pd.DataFrame = field(default_factory=_empty)
+    """Contacts by their segment in the previous run and in this one: from_segment (None:
+    not in the previous run), to_segment (None: not in this one), contacts."""
+    size_changes: pd.DataFrame = field(default_factory=_empty)
+    """Each segment's contacts before and now: segment_id, previous, current, change,
+    relative_change (NaN for a new segment)."""
+    drift: pd.DataFrame = field(default_factory=_empty)
+    """Feature drift: scope (``""``: the contactable population, else a segment id),
+    feature, psi, ks (NaN for a categorical feature), status (ok, watch or alert)."""
 
     def __post_init__(self) -> None:
         problems = [*_table_problems(self), *_value_problems(self)]

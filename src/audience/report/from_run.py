@@ -4,7 +4,8 @@
 What is not stored is recomputed from what is, at the run's ``as_of``: the lift of each
 feature per segment (:func:`audience.personas.profile_segments` on the stored features and
 memberships) and a 2-D PCA projection of a seeded sample of contactable contacts,
-preprocessed as for clustering.
+preprocessed as for clustering. "What changed" is read as stored with the run
+(:func:`audience.segments.changes.read_changes`), with the previous run's names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from audience.features.preprocess import build_preprocessor
 from audience.personas import profile_segments
 from audience.report.data import ReportData
 from audience.report.html import write_report
+from audience.segments.changes import read_changes
 from audience.segments.explaining import contactable_features
 from audience.store.database import Database
 from audience.store.segment_runs import read_run, read_tree
@@ -74,7 +76,23 @@ def run_report_data(db: Database, config: WorkspaceConfig, run_id: str) -> Repor
             for row in leaves.to_dict(orient="records")
             if row["definition"].get("rules")
         },
+        **_changes(db, run_id),
     )
+
+
+def _changes(db: Database, run_id: str) -> dict[str, Any]:
+    """ReportData's "What changed" fields (none for a first run)."""
+    changes = read_changes(db, run_id)
+    if changes is None:
+        return {}
+    before = read_tree(db, changes.previous_run_id)
+    return {
+        "previous_run_id": changes.previous_run_id,
+        "previous_names": dict(zip(before["segment_id"], before["name"], strict=True)),
+        "transitions": changes.transitions,
+        "size_changes": changes.sizes,
+        "drift": changes.drift,
+    }
 
 
 def _leaves(tree: pd.DataFrame) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import pandas as pd
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
+from audience.report.changes_view import changes_summary, drift_rows, size_rows
 from audience.report.charts import report_figures, segment_names
 from audience.report.data import ReportData, is_empty, is_missing
 
@@ -43,6 +44,7 @@ def sections(data: ReportData) -> list[Section]:
     parts = [
         Section("ingest", "Ingest & data quality"),
         Section("tree", "Segment tree"),
+        Section("changes", "What changed"),
         Section("personas", "Personas"),
         Section("lift", "Lift"),
         Section("projection", "2-D projection"),
@@ -72,7 +74,20 @@ def render_report(data: ReportData) -> str:
         tree=tree_rows(data.tree),
         merges=_records(data.merges),
         personas=[persona_view(p) for p in data.personas],
+        changes=changes_view(data),
     )
+
+
+def changes_view(data: ReportData) -> dict[str, Any]:
+    """The "What changed" section: the turnover sentence, size rows and drift rows, with
+    segments named as in this run (or the previous one, for a segment gone since)."""
+    names = {**data.previous_names, **segment_names(data)}
+    moved = not is_empty(data.transitions)
+    return {
+        "summary": changes_summary(data.transitions) if moved else "",
+        "sizes": size_rows(data.size_changes, names),
+        "drift": drift_rows(data.drift, names),
+    }
 
 
 def write_report(data: ReportData, path: str | Path) -> Path:

@@ -7,7 +7,8 @@
 4. Contactable segments (not suppressed) are profiled against each other and named after
    their personas; a cluster's id becomes its branch and its name's slug
    (``customers/high-value-frequent-buyers``). A surrogate decision tree explains them.
-5. The run, every node of the tree and every contact's leaf are stored in one transaction.
+5. The run, every node of the tree and every contact's leaf are stored in one transaction,
+   with what changed since the previous tree run (:mod:`audience.segments.changes`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from audience.segments.branches import (
     is_suppressed,
     plan_rules,
 )
+from audience.segments.changes import changes_writer
 from audience.segments.summary import TreeReport
 from audience.segments.tree import OUTLIERS, Node, SegmentTree, build_tree
 from audience.store.database import Database
@@ -91,6 +93,8 @@ def segment_tree_run(
     nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
     run_id = new_run_id(db, created_at)
     step("storing", 0, 1)
+    members = _memberships(frame, tree)
+    changes = changes_writer(db, config, run_id, created_at, members, frame)
     model_file = None
     if models_dir is not None:
         model_file = _assigner(run_id, plan, tree).save(models_dir / f"{run_id}.joblib")
@@ -100,10 +104,11 @@ def segment_tree_run(
             run_id=run_id,
             as_of=as_of,
             created_at=created_at,
-            memberships=_memberships(frame, tree),
+            memberships=members,
             segments=nodes,
             config=_run_config(config, models, method, k),
             metrics=_metrics(tree, surrogate),
+            also=changes,
         )
     except BaseException:
         if model_file is not None:  # no run, no model

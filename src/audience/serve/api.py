@@ -32,6 +32,7 @@ from audience.serve.schemas import (
     MembersPage,
     NewKey,
     RenameRequest,
+    RunChanges,
     RunInfo,
     RunRequest,
     Segment,
@@ -109,6 +110,26 @@ def start_run(request: Request, body: RunRequest, _key: Admin) -> Response:
 @router.get("/runs/{run_id}", tags=["runs"], summary="A run's config and metrics")
 def get_run(request: Request, run_id: str, _key: Reader) -> Response:
     return _json(service_of(request).run(run_id))
+
+
+@router.get(
+    "/runs/{run_id}/changes",
+    response_model=RunChanges,
+    tags=["runs"],
+    summary="What changed since the previous run: moves, sizes, feature drift",
+)
+def get_changes(request: Request, run_id: str, _key: Reader) -> Response:
+    run, changes = service_of(request).changes(run_id)
+    previous = None if changes is None else changes.previous_run_id  # None: a first run
+    tables = {name: _records(getattr(changes, name)) if changes else [] for name in _CHANGES}
+    return _json({"run_id": run, "previous_run_id": previous} | tables)
+
+
+_CHANGES = ("transitions", "sizes", "drift")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_finite(row) for row in frame.to_dict(orient="records")]
 
 
 @router.get(

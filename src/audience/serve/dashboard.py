@@ -38,6 +38,7 @@ from audience.report.html import (
     tree_rows,
 )
 from audience.serve.auth import Editor, Viewer, service_of
+from audience.serve.changes_panel import changes_panel
 from audience.serve.service import Service
 from audience.store.keys import ApiKey
 
@@ -204,6 +205,7 @@ def overview(request: Request, user: Viewer) -> Response:
         run=_run_facts(service, run_id, tree),
         tree=tree_rows(tree[["segment_id", "parent_id", "name", "size", "share", "kind"]]),
         treemap=figure_html(tree_figure(tree), "fig-tree"),
+        changes=changes_panel(service, run_id, tree),
     )
 
 

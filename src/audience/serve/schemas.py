@@ -220,3 +220,41 @@ class KeyInfo(BaseModel):
 
 class NewKey(KeyInfo):
     key: str = Field(description="The whole key; it is shown this once and never stored.")
+
+
+class Transition(BaseModel):
+    from_segment: str | None = Field(
+        description="The segment in the previous run; null: not in it (a new contact, or "
+        "one that matched no rule then)."
+    )
+    to_segment: str | None = Field(description="The segment in this run; null: not in it.")
+    contacts: int
+
+
+class SizeChange(BaseModel):
+    segment_id: str
+    previous: int = Field(description="Contacts in the previous run (0: a new segment).")
+    current: int = Field(description="Contacts in this run (0: gone).")
+    change: int
+    relative_change: float | None = Field(description="change / previous; null for a new segment.")
+
+
+class FeatureDrift(BaseModel):
+    scope: str = Field(description='"": the contactable population; else a segment id.')
+    feature: str
+    psi: float | None = Field(description="Population stability index.")
+    ks: float | None = Field(
+        description="Two-sample Kolmogorov-Smirnov statistic; null for a categorical feature."
+    )
+    status: Literal["ok", "watch", "alert"] = Field(description="Judged by `[drift]`.")
+
+
+class RunChanges(BaseModel):
+    """What changed in a run since the previous segment-tree run. The workspace's first
+    run has nothing to compare: `previous_run_id` is null and the lists are empty."""
+
+    run_id: str
+    previous_run_id: str | None
+    transitions: list[Transition] = Field(description="Most contacts first.")
+    sizes: list[SizeChange] = Field(description="One per segment of either run, by id.")
+    drift: list[FeatureDrift] = Field(description="The population first, then segments.")

@@ -28,6 +28,7 @@ import pandas as pd
 from audience.errors import WorkspaceError
 from audience.personas import Profiles
 from audience.segments.assign import SegmentAssigner
+from audience.segments.changes import RunChanges
 from audience.segments.contact_rows import rescore_rfm
 from audience.segments.explaining import no_segment
 from audience.serve.jobs import Job, Jobs
@@ -167,6 +168,12 @@ class Service:
         with self.lock:
             run = self.workspace.run_id(run_id) if run_id is not None else None
             return list_alerts(self.workspace.database, limit=limit, run_id=run)
+
+    def changes(self, run_id: str | None = None) -> tuple[str, RunChanges | None]:
+        """A run's changes since the previous tree run (None for a first run)."""
+        with self.lock:
+            run = self.workspace.run_id(run_id)
+            return run, self.workspace.changes(run)
 
     def tree(self, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
         with self.lock:

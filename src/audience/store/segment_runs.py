@@ -3,7 +3,7 @@ contact's ``memberships`` row, in one transaction or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import duckdb
@@ -113,10 +113,12 @@ def save_tree_run(
     segments: pd.DataFrame,
     config: Mapping[str, object],
     metrics: Mapping[str, object],
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> int:
     """Store a segment tree: ``memberships`` (contact_id, segment_id, probability) and
     ``segments`` (segment_id, parent_id, name, size, definition as a mapping), with the run,
-    in one transaction; names given with ``segments rename`` win. Return the segments."""
+    in one transaction; names given with ``segments rename`` win. ``also`` writes more
+    in the same transaction (it gets the connection). Return the segments."""
     members = pa.Table.from_pandas(
         memberships[["contact_id", "segment_id", "probability"]], preserve_index=False
     )
@@ -142,6 +144,8 @@ def save_tree_run(
         finally:
             con.unregister("_members")
             con.unregister("_tree")
+        if also is not None:
+            also(con)
         return scalar_int(con, "SELECT count(*) FROM segments WHERE run_id = ?", [run_id])
 
 
