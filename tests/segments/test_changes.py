@@ -248,9 +248,8 @@ def test_written_changes_read_back_the_same(db: Database) -> None:
 
 
 def test_changes_are_written_in_the_run_transaction_or_not_at_all(db: Database) -> None:
-    writer = changes_writer(
-        db, config(), "run-2", T0 + timedelta(days=1), new_members(AFTER), features_of(AFTER)
-    )
+    previous = previous_tree_run(db, T0 + timedelta(days=1))
+    writer = changes_writer(db, config(), "run-2", previous, new_members(AFTER), features_of(AFTER))
     assert writer is not None
 
     def write_then_fail(con: object) -> None:
@@ -277,7 +276,12 @@ def test_changes_are_written_in_the_run_transaction_or_not_at_all(db: Database) 
 
 def test_the_first_run_has_nothing_to_compare(workspace: Workspace) -> None:
     db = workspace.database
-    assert changes_writer(db, config(), "run-1", T0, new_members(AFTER), features_of(AFTER)) is None
+    previous = previous_tree_run(db, T0)
+    assert previous is None
+    assert (
+        changes_writer(db, config(), "run-1", previous, new_members(AFTER), features_of(AFTER))
+        is None
+    )
 
 
 def test_previous_tree_run_is_the_newest_tree_run_created_before(workspace: Workspace) -> None:

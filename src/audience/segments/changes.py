@@ -123,18 +123,17 @@ def changes_writer(
     db: Database,
     config: WorkspaceConfig,
     run_id: str,
-    created_at: datetime,
+    previous_run_id: str | None,
     memberships: pd.DataFrame,
     features: pd.DataFrame,
 ) -> Callable[[duckdb.DuckDBPyConnection], None] | None:
-    """The new run ``run_id`` (made at ``created_at``) compared with the previous tree run,
+    """The new run ``run_id`` compared with ``previous_run_id`` (:func:`previous_tree_run`),
     as a function writing it on the connection of the run's transaction; None for a first
     run (:func:`audience.store.segment_runs.save_tree_run` takes it as ``also``)."""
-    previous = previous_tree_run(db, created_at)
-    if previous is None:
+    if previous_run_id is None:
         return None
     changes = compare_runs(
-        db, config, previous_run_id=previous, memberships=memberships, features=features
+        db, config, previous_run_id=previous_run_id, memberships=memberships, features=features
     )
     return lambda con: write_changes(con, run_id, changes)
 

@@ -29,13 +29,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 from audience.config import IdentityConfig
-from audience.store.database import Database
+from audience.store.database import Database, registered
 
 CLUSTER = "cluster"
 LINEAGE_COLUMNS = ("segment_id", "status", "related", "matched_by", "jaccard", "distance")
@@ -324,3 +326,24 @@ def _main_link(
     if strong.empty:
         return None
     return str(strong[other].to_numpy()[np.argmax(strong["contacts"].to_numpy())])
+
+
+def write_lineage(
+    con: duckdb.DuckDBPyConnection, run_id: str, previous_run_id: str | None, lineage: pd.DataFrame
+) -> None:
+    """Insert a run's lineage on ``con`` (the caller's transaction)."""
+    rows = lineage.assign(run_id=run_id, previous_run_id=previous_run_id)
+    columns = ["run_id", "previous_run_id", *LINEAGE_COLUMNS]
+    names = ", ".join(columns)
+    with registered(con, "_lineage", pa.Table.from_pandas(rows[columns], preserve_index=False)):
+        con.execute(f"INSERT INTO segment_lineage ({names}) SELECT {names} FROM _lineage")
+
+
+def read_lineage(db: Database, run_id: str) -> pd.DataFrame:
+    """A run's lineage rows (:data:`LINEAGE_COLUMNS`), new run's segments first."""
+    frame: pd.DataFrame = db.con.execute(
+        f"SELECT {', '.join(LINEAGE_COLUMNS)} FROM segment_lineage WHERE run_id = ? "
+        "ORDER BY status IN ('retired', 'merged'), segment_id",
+        [run_id],
+    ).df()
+    return frame

@@ -5,10 +5,13 @@
 3. Each broad segment that asks for it is clustered (:mod:`audience.segments.tree`) and
    its small clusters merged.
 4. Contactable segments (not suppressed) are profiled against each other and named after
-   their personas; a cluster's id becomes its branch and its name's slug
-   (``customers/high-value-frequent-buyers``). A surrogate decision tree explains them.
+   their personas. A cluster that continues a segment of the previous tree run keeps its id
+   (and any rename); any other gets its branch and its name's slug
+   (``customers/high-value-frequent-buyers``): :mod:`audience.segments.identity`. A
+   surrogate decision tree explains them.
 5. The run, every node of the tree and every contact's leaf are stored in one transaction,
-   with what changed since the previous tree run (:mod:`audience.segments.changes`).
+   with the segments' lineage and what changed since the previous tree run
+   (:mod:`audience.segments.changes`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -42,7 +46,15 @@ from audience.segments.branches import (
     is_suppressed,
     plan_rules,
 )
-from audience.segments.changes import changes_writer
+from audience.segments.changes import changes_writer, previous_tree_run
+from audience.segments.identity import (
+    Identity,
+    NewCluster,
+    read_predecessor,
+    stable_ids,
+    used_ids,
+    write_lineage,
+)
 from audience.segments.summary import TreeReport
 from audience.segments.tree import OUTLIERS, Node, SegmentTree, build_tree
 from audience.store.database import Database
@@ -84,7 +96,9 @@ def segment_tree_run(
     people = frame[active].reset_index(drop=True)
     profiles = profile_segments(people, tree.leaf[active].to_numpy())
     personas = name_segments(profiles)
-    renamed, personas = _name_clusters(tree, personas)
+    previous = previous_tree_run(db, created_at)
+    identity = _identity(db, config, tree, personas, frame, previous)
+    renamed, personas = _renamed(tree, personas, identity.ids)
     ids = {old.id: new.id for old, new in zip(tree.nodes, renamed.nodes, strict=True)}
     profiles = _with_ids(profiles, ids)
     tree = renamed
@@ -94,7 +108,13 @@ def segment_tree_run(
     run_id = new_run_id(db, created_at)
     step("storing", 0, 1)
     members = _memberships(frame, tree)
-    changes = changes_writer(db, config, run_id, created_at, members, frame)
+    changes = changes_writer(db, config, run_id, previous, members, frame)
+
+    def also(con: duckdb.DuckDBPyConnection) -> None:
+        write_lineage(con, run_id, previous, identity.lineage)
+        if changes is not None:
+            changes(con)
+
     model_file = None
     if models_dir is not None:
         model_file = _assigner(run_id, plan, tree).save(models_dir / f"{run_id}.joblib")
@@ -108,7 +128,7 @@ def segment_tree_run(
             segments=nodes,
             config=_run_config(config, models, method, k),
             metrics=_metrics(tree, surrogate),
-            also=changes,
+            also=also,
         )
     except BaseException:
         if model_file is not None:  # no run, no model
@@ -169,25 +189,51 @@ def slug(name: str) -> str:
     return text[:60].rstrip("-") or "segment"
 
 
-def _name_clusters(
-    tree: SegmentTree, personas: dict[str, Persona]
+def _identity(
+    db: Database,
+    config: WorkspaceConfig,
+    tree: SegmentTree,
+    personas: dict[str, Persona],
+    frame: pd.DataFrame,
+    previous: str | None,
+) -> Identity:
+    """Which clusters continue the previous run's segments; the others' new ids."""
+    clusters = [
+        NewCluster(node.id, str(node.parent), _cluster_slug(node, personas))
+        for node in tree.nodes
+        if node.kind == "cluster"
+    ]
+    assigned = tree.leaf.notna().to_numpy()
+    members = pd.DataFrame(
+        {
+            "contact_id": frame["contact_id"].to_numpy()[assigned],
+            "segment_id": tree.leaf[assigned].astype(str).to_numpy(),
+        }
+    )
+    return stable_ids(
+        clusters=clusters,
+        nodes=[node.id for node in tree.nodes],
+        members=members,
+        features=frame.loc[assigned, list(config.models.features)].reset_index(drop=True),
+        previous=read_predecessor(db, previous) if previous is not None else None,
+        taken=used_ids(db),
+        config=config.segments.identity,
+    )
+
+
+def _cluster_slug(node: Node, personas: dict[str, Persona]) -> str:
+    persona = personas.get(node.id)
+    return slug(persona.name) if persona is not None else node.id.rsplit("/", 1)[-1]
+
+
+def _renamed(
+    tree: SegmentTree, personas: dict[str, Persona], ids: dict[str, str]
 ) -> tuple[SegmentTree, dict[str, Persona]]:
-    """Rename ``<branch>/cluster-NN`` after its persona; ids stay unique."""
-    renamed: dict[str, str] = {}
-    taken: set[str] = {node.id for node in tree.nodes if node.kind != "cluster"}
-    for node in tree.nodes:
-        if node.kind != "cluster" or node.id not in personas:
-            continue
-        base = f"{node.parent}/{slug(personas[node.id].name)}"
-        new, n = base, 2
-        while new in taken:
-            new, n = f"{base}-{n}", n + 1
-        taken.add(new)
-        renamed[node.id] = new
-    nodes = [replace(node, id=renamed.get(node.id, node.id)) for node in tree.nodes]
-    leaf = tree.leaf.map(lambda v: renamed.get(v, v) if v is not None else None)
+    """The tree and personas under the clusters' final ids."""
+    nodes = [replace(node, id=ids.get(node.id, node.id)) for node in tree.nodes]
+    leaf = tree.leaf.map(lambda v: ids.get(v, v) if v is not None else None)
     personas = {
-        renamed.get(key, key): replace(persona, segment_id=renamed.get(key, key))
+        ids.get(key, key): replace(persona, segment_id=ids.get(key, key))
         for key, persona in personas.items()
     }
     return replace(tree, nodes=nodes, leaf=leaf), personas

@@ -145,7 +145,8 @@ _V4 = [
     "ALTER TABLE ingests ADD COLUMN file_size BIGINT",
     # Stable segment ids: one row per segment of a run (kept, new, split) and per segment of
     # the previous run that has no successor (retired, merged); `related` is the segment it
-    # kept the id of, split from, or merged into.
+    # kept the id of, split from, or merged into; `matched_by` membership (with the Jaccard
+    # index), centroid (with the distance in standard deviations) or id (a fixed segment).
     """CREATE TABLE segment_lineage (
     run_id VARCHAR NOT NULL,
     previous_run_id VARCHAR,
@@ -153,7 +154,8 @@ _V4 = [
     status VARCHAR NOT NULL,
     related VARCHAR,
     matched_by VARCHAR,
-    similarity DOUBLE
+    jaccard DOUBLE,
+    distance DOUBLE
 )""",
     # How many contacts moved from each segment of the previous run to each of this one
     # (NULL: not in that run).
