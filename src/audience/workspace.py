@@ -13,7 +13,7 @@ below take it as an argument.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from audience.features.summary import FeatureReport
     from audience.models.summary import SegmentationReport
     from audience.personas import Profiles
+    from audience.refresh.run import RefreshReport, Step
     from audience.segments.assign import SegmentAssigner
     from audience.segments.changes import RunChanges
     from audience.segments.summary import TreeReport
@@ -267,6 +268,27 @@ class Workspace:
             k=k,
             progress=progress,
         )
+
+    def refresh(
+        self,
+        as_of: datetime | None = None,
+        *,
+        full: bool = False,
+        force: bool = False,
+        on_step: Callable[[Step], None] | None = None,
+    ) -> RefreshReport:
+        """Ingest the drop folders' new files, then (when anything is new) compute the
+        features and segment again with stable ids, and raise the new run's alerts: see
+        :mod:`audience.refresh.run`. ``report.exit_code`` is what ``audience refresh`` exits
+        with (0 nothing to do or done, 1 failed, 3 done with alerts)."""
+        from audience.refresh.run import RefreshTarget, run_refresh
+
+        target = RefreshTarget(
+            self.database, self.config, self.path, self.secret, self.path / MODELS_DIR
+        )
+        now = datetime.now(UTC)
+        moment = _aware(as_of) if as_of is not None else None
+        return run_refresh(target, now=now, as_of=moment, full=full, force=force, on_step=on_step)
 
     def run_id(self, run_id: str | None = None) -> str:
         """``run_id`` if it exists, else the newest segment-tree run; an error when none."""

@@ -109,6 +109,17 @@ def test_a_split_is_recorded_against_the_segment_it_left() -> None:
     assert (split["status"], split["related"]) == ("split", "branch/big")
 
 
+def test_a_segment_of_new_contacts_did_not_split_from_anything() -> None:
+    old = previous({"branch/big": range(0, 20)})
+    # cluster-02: 3 contacts from big, 40 new to the run; 3 / 43 is under link_min_share.
+    new = {
+        "branch/cluster-01": range(0, 17),
+        "branch/cluster-02": [*range(17, 20), *range(100, 140)],
+    }
+    ids, lineage = identify(old, new)
+    assert lineage.loc[ids["branch/cluster-02"], "status"] == "new"
+
+
 def test_a_merge_is_recorded_against_the_segment_it_joined() -> None:
     old = previous({"branch/a": range(0, 10), "branch/b": range(10, 14)})
     ids, lineage = identify(old, {"branch/cluster-01": range(0, 14)})

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from audience.cli import alerts, changes, data, demo, outputs, segmenting, service, stream
+from audience.cli import alerts, changes, data, demo, outputs, refresh, segmenting, service, stream
 from audience.cli.host import delegate
 from audience.cli.invocation import terminal_size
 from audience.cli.routing import hosted_route
@@ -26,6 +26,7 @@ app = typer.Typer(
 for command in (data.init, data.ingest, data.profile, data.quarantine, data.features):
     app.command()(command)
 app.command()(segmenting.segment)
+app.command()(refresh.refresh)
 app.add_typer(segmenting.segments_app, name="segments")
 app.command()(changes.changes)
 app.command()(outputs.export)

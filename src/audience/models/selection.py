@@ -276,23 +276,7 @@ class AutoSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     def _score(
         self, method: str, k: int | None, estimator: Any, sample: Matrix, pairs: PairwiseSample
     ) -> Candidate:
-        labels = np.asarray(estimator.labels_, dtype=np.int64)
-        kept = labels != NOISE
-        sizes = np.bincount(labels[kept]) if kept.any() else np.zeros(0, dtype=np.int64)
-        sizes = sizes[sizes > 0]
-        candidate = Candidate(method, k, estimator, labels, n_segments=int(sizes.size))
-        candidate.noise_share = float(1 - kept.mean())
-        candidate.smallest_share = float(sizes.min() / labels.size) if sizes.size else 0.0
-        candidate.silhouette = pairs.silhouette(sample, labels)
-        if sizes.size >= 2:
-            centers = centers_of(sample, labels)
-            candidate.centroid_silhouette = simplified_silhouette(sample, labels, centers)
-            ch, db = separation_scores(sample, labels)
-            candidate.calinski_harabasz, candidate.davies_bouldin = ch, db
-        candidate.inertia = within_sum_of_squares(sample, labels)
-        if hasattr(estimator, "bic_"):
-            candidate.bic = float(estimator.bic_)
-        return candidate
+        return score_candidate(method, k, estimator, sample, pairs)
 
     def _choose(
         self, candidates: list[Candidate], sample: Matrix, rng: np.random.Generator
@@ -417,3 +401,26 @@ def _nothing_passed(candidates: list[Candidate]) -> str:
         "models.min_stability, models.max_noise_share in audience.toml), widen models.k_range, "
         "or fix the method and k with --method and --k."
     )
+
+
+def score_candidate(
+    method: str, k: int | None, estimator: Any, sample: Matrix, pairs: PairwiseSample
+) -> Candidate:
+    """A fitted estimator's scores on ``sample`` (the rows its ``labels_`` label)."""
+    labels = np.asarray(estimator.labels_, dtype=np.int64)
+    kept = labels != NOISE
+    sizes = np.bincount(labels[kept]) if kept.any() else np.zeros(0, dtype=np.int64)
+    sizes = sizes[sizes > 0]
+    candidate = Candidate(method, k, estimator, labels, n_segments=int(sizes.size))
+    candidate.noise_share = float(1 - kept.mean())
+    candidate.smallest_share = float(sizes.min() / labels.size) if sizes.size else 0.0
+    candidate.silhouette = pairs.silhouette(sample, labels)
+    if sizes.size >= 2:
+        centers = centers_of(sample, labels)
+        candidate.centroid_silhouette = simplified_silhouette(sample, labels, centers)
+        ch, db = separation_scores(sample, labels)
+        candidate.calinski_harabasz, candidate.davies_bouldin = ch, db
+    candidate.inertia = within_sum_of_squares(sample, labels)
+    if hasattr(estimator, "bic_"):
+        candidate.bic = float(estimator.bic_)
+    return candidate

@@ -74,23 +74,43 @@ def describe_run(
     requested_k: int | None,
 ) -> SegmentationReport:
     """Summarise a fitted :class:`AutoSegmenter` for display and storage."""
-    labels = segmenter.labels_
+    return describe_fit(
+        segmenter.estimator_,
+        segmenter.method_,
+        segmenter.selection_,
+        inputs,
+        requested_method,
+        requested_k,
+    )
+
+
+def describe_fit(
+    estimator: Any,
+    method: str,
+    selection: pd.DataFrame,
+    inputs: ClusteringInput,
+    requested_method: str,
+    requested_k: int | None,
+) -> SegmentationReport:
+    """Summarise an estimator fitted on ``inputs.matrix`` (its ``labels_`` label the rows)."""
+    labels = np.asarray(estimator.labels_, dtype=np.int64)
+    n_segments = int(np.unique(labels[labels != NOISE]).size)
     values, counts = np.unique(labels, return_counts=True)
     sizes = pd.DataFrame({"label": values, "size": counts, "share": counts / labels.size})
     kept = labels != NOISE
-    centers = np.zeros((segmenter.n_segments_, inputs.matrix.shape[1]))
+    centers = np.zeros((n_segments, inputs.matrix.shape[1]))
     np.add.at(centers, labels[kept], inputs.matrix[kept])
-    centers /= np.maximum(np.bincount(labels[kept], minlength=segmenter.n_segments_), 1)[:, None]
+    centers /= np.maximum(np.bincount(labels[kept], minlength=n_segments), 1)[:, None]
     probabilities = None
-    if hasattr(segmenter.estimator_, "predict_proba"):
-        proba = segmenter.estimator_.predict_proba(inputs.matrix)
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(inputs.matrix)
         probabilities = proba[np.arange(labels.size), np.maximum(labels, 0)]
     return SegmentationReport(
-        method=segmenter.method_,
-        n_segments=segmenter.n_segments_,
+        method=method,
+        n_segments=n_segments,
         requested_method=requested_method,
         requested_k=requested_k,
-        selection=segmenter.selection_,
+        selection=selection,
         sizes=sizes,
         columns=inputs.columns,
         dropped=dict(inputs.preprocessor.dropped_),

@@ -295,12 +295,16 @@ def _lineage(
 
 
 def _flows(previous: Predecessor, members: pd.DataFrame) -> pd.DataFrame:
-    """Contacts per (old segment, new provisional segment), with each side's size."""
+    """Contacts per (old segment, new provisional segment), with each segment's whole size
+    (contacts new to the run, or gone from it, count in its size: a segment made of new
+    contacts did not split from anything)."""
     both = previous.members.merge(members, on="contact_id", suffixes=("_old", "_new"))
     counts = both.groupby(["segment_id_old", "segment_id_new"]).size().rename("contacts")
     flows = counts.reset_index()
-    flows["old_size"] = flows.groupby("segment_id_old")["contacts"].transform("sum")
-    flows["new_size"] = flows.groupby("segment_id_new")["contacts"].transform("sum")
+    old_sizes = previous.members["segment_id"].value_counts()
+    new_sizes = members["segment_id"].value_counts()
+    flows["old_size"] = flows["segment_id_old"].map(old_sizes).to_numpy()
+    flows["new_size"] = flows["segment_id_new"].map(new_sizes).to_numpy()
     return flows
 
 

@@ -9,6 +9,7 @@ their personas. Memberships go to leaves only: a cluster, an unclustered broad s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,11 @@ from audience.errors import SegmentationError
 from audience.features.preprocess import Preprocessor
 from audience.models.base import NOISE
 from audience.models.configured import fit_segmenter
-from audience.models.summary import SegmentationReport, describe_run
+from audience.models.inputs import ClusteringInput
+from audience.models.summary import SegmentationReport, describe_fit, describe_run
+from audience.models.warm import can_refit_warm, refit_warm
 from audience.progress import StepProgress
+from audience.segments.assign import BranchAssigner
 from audience.segments.branches import SUPPRESSED, RulePlan
 from audience.segments.merging import merge_small_clusters
 
@@ -67,6 +71,14 @@ class BranchFit:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """A previous run's fitted branches to refit from, instead of selecting a model again."""
+
+    run_id: str
+    branches: Mapping[str, BranchAssigner]
+
+
+@dataclass(frozen=True)
 class SegmentTree:
     """Nodes, each contact's leaf (``None``: no segment) and probability (NaN: none)."""
 
@@ -88,8 +100,13 @@ def build_tree(
     models: ModelsConfig,
     preprocess: PreprocessConfig,
     progress: StepProgress | None = None,
+    warm: WarmStart | None = None,
 ) -> SegmentTree:
-    """Cluster inside each broad segment of ``branch`` (aligned with ``frame``'s rows)."""
+    """Cluster inside each broad segment of ``branch`` (aligned with ``frame``'s rows).
+
+    With ``warm``, a branch the previous run clustered with k-means or a mixture (on the same
+    features) is refitted from that model's centres (:mod:`audience.models.warm`) instead of
+    selecting a model again; the other branches select as usual."""
     leaf = branch.astype(object).where(branch.notna(), None).reset_index(drop=True)
     probability = np.full(len(frame), np.nan)
     definitions = plan.definitions()
@@ -99,8 +116,9 @@ def build_tree(
         if not broad.cluster:
             continue
         rows = np.flatnonzero((leaf == broad.id).to_numpy())
+        previous = _warm_branch(warm, broad.id, models)
         fit, labels, proba, report = _cluster(
-            frame.iloc[rows], broad, segments, models, preprocess, progress
+            frame.iloc[rows], broad, segments, models, preprocess, progress, previous
         )
         fits.append(fit)
         if labels is None or report is None:
@@ -135,6 +153,21 @@ def _rule_nodes(
     return nodes
 
 
+def _warm_branch(warm: WarmStart | None, branch: str, models: ModelsConfig) -> _Warm | None:
+    if warm is None or branch not in warm.branches:
+        return None
+    found = warm.branches[branch]
+    if not can_refit_warm(found.estimator) or tuple(found.features) != tuple(models.features):
+        return None  # another kind of model, or other features: select again
+    return _Warm(warm.run_id, found)
+
+
+@dataclass(frozen=True)
+class _Warm:
+    run_id: str
+    model: BranchAssigner
+
+
 def _cluster(
     rows: pd.DataFrame,
     broad: BroadSegment,
@@ -142,8 +175,10 @@ def _cluster(
     models: ModelsConfig,
     preprocess: PreprocessConfig,
     progress: StepProgress | None,
+    warm: _Warm | None = None,
 ) -> tuple[BranchFit, np.ndarray | None, np.ndarray | None, SegmentationReport | None]:
-    """Fit the configured segmenter inside one broad segment; merge its small clusters."""
+    """Fit the configured segmenter inside one broad segment (or refit ``warm``'s); merge
+    its small clusters."""
     if len(rows) < segments.min_cluster_contacts:
         note = (
             f"not clustered: {len(rows)} contacts, fewer than segments.min_cluster_contacts "
@@ -155,30 +190,57 @@ def _cluster(
     method = broad.method or models.method
     k = broad.k if broad.k is not None else models.k
     try:
-        segmenter, inputs = fit_segmenter(
-            rows.reset_index(drop=True), models, preprocess, method=method, k=k, progress=progress
-        )
+        if warm is not None:
+            estimator, inputs, report = _refit(rows, warm, models, method, k)
+        else:
+            segmenter, inputs = fit_segmenter(
+                rows.reset_index(drop=True), models, preprocess, method=method, k=k,
+                progress=progress,
+            )  # fmt: skip
+            estimator, report = segmenter.estimator_, describe_run(segmenter, inputs, method, k)
     except SegmentationError as exc:
         # One branch with no trustworthy clusters stays one segment; the others still split.
         return BranchFit(broad.id, len(rows), None, f"not clustered: {exc}", []), None, None, None
-    report = describe_run(segmenter, inputs, method, k)
-    labels, merges = merge_small_clusters(segmenter.labels_, inputs.matrix, segments.min_share)
+    fitted = np.asarray(estimator.labels_, dtype=np.int64)
+    labels, merges = merge_small_clusters(fitted, inputs.matrix, segments.min_share)
     proba = report.probabilities if not merges else None  # a merged cluster has no probability
     merged = [
         {"label": m.label, "into": m.into, "size": m.size, "share": round(m.share, 6)}
         for m in merges
     ]
     note = f"{report.method}, {report.n_segments} clusters"
+    if warm is not None:
+        note += f" (refit from {warm.run_id})"
     if merges:
         note += f", {len(merges)} under {segments.min_share:.1%} merged"
-    linkage = getattr(segmenter.estimator_, "linkage_", None)
+    linkage = getattr(estimator, "linkage_", None)
     model = None
     if not inputs.categorical:
-        pairs = set(zip(segmenter.labels_.tolist(), labels.tolist(), strict=True))
+        pairs = set(zip(fitted.tolist(), labels.tolist(), strict=True))
         features = tuple(c for c in models.features)
-        model = BranchModel(inputs.preprocessor, segmenter.estimator_, features, dict(pairs))
+        model = BranchModel(inputs.preprocessor, estimator, features, dict(pairs))
     fit = BranchFit(broad.id, len(rows), report, note, merged, linkage, model)
     return fit, labels, proba, report
+
+
+def _refit(
+    rows: pd.DataFrame, warm: _Warm, models: ModelsConfig, method: str, k: int | None
+) -> tuple[Any, ClusteringInput, SegmentationReport]:
+    """The previous model of the branch refitted on its new rows, in its own units."""
+    preprocessor = warm.model.preprocessor
+    matrix = np.asarray(preprocessor.transform(rows[list(models.features)]), dtype=np.float64)
+    columns = [str(name) for name in preprocessor.get_feature_names_out()]
+    inputs = ClusteringInput(matrix, columns, preprocessor, [], {})
+    estimator, selection = refit_warm(
+        warm.model.estimator,
+        matrix,
+        previous_run=warm.run_id,
+        sample_size=models.sample_size,
+        silhouette_sample=models.silhouette_sample,
+        random_state=models.random_state,
+    )
+    chosen = str(selection["method"].iloc[0])
+    return estimator, inputs, describe_fit(estimator, chosen, selection, inputs, method, k)
 
 
 def _cluster_ids(branch: str, labels: np.ndarray) -> np.ndarray:

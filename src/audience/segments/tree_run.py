@@ -56,7 +56,7 @@ from audience.segments.identity import (
     write_lineage,
 )
 from audience.segments.summary import TreeReport
-from audience.segments.tree import OUTLIERS, Node, SegmentTree, build_tree
+from audience.segments.tree import OUTLIERS, Node, SegmentTree, WarmStart, build_tree
 from audience.store.database import Database
 from audience.store.features_table import read_features
 from audience.store.segment_runs import new_run_id, save_tree_run
@@ -72,15 +72,21 @@ def segment_tree_run(
     k: int | None = None,
     progress: StepProgress | None = None,
     models_dir: Path | None = None,
+    warm: WarmStart | None = None,
+    features_ready: bool = False,
 ) -> TreeReport:
     """Run and store the tree (see the module docstring); ``method`` and ``k`` override
     ``[models]`` in every broad segment that does not set its own. With ``models_dir``,
-    what assigning new contacts needs is kept there as ``<run_id>.joblib``."""
+    what assigning new contacts needs is kept there as ``<run_id>.joblib``. With ``warm``,
+    branches refit the previous run's models instead of selecting again
+    (:func:`audience.segments.tree.build_tree`); with ``features_ready``, the features at
+    ``as_of`` are already stored (a refresh computed them incrementally)."""
     started = time.perf_counter()
     step = progress or no_progress
     plan = plan_rules(config.segments)
-    step("computing features", 0, 1)
-    compute_features(db, config.features, as_of, created_at=created_at)
+    if not features_ready:
+        step("computing features", 0, 1)
+        compute_features(db, config.features, as_of, created_at=created_at)
     frame = read_features(db, as_of)
     branches = assign_branches(db, plan, as_of)
     if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
@@ -89,7 +95,7 @@ def segment_tree_run(
         update={key: value for key, value in {"method": method, "k": k}.items() if value}
     )
     tree = build_tree(
-        frame, branches["branch"], plan, config.segments, models, config.preprocess, progress
+        frame, branches["branch"], plan, config.segments, models, config.preprocess, progress, warm
     )
     step("naming segments", 0, 1)
     active = (tree.leaf.notna() & ~is_suppressed(tree.leaf)).to_numpy()
@@ -126,7 +132,7 @@ def segment_tree_run(
             created_at=created_at,
             memberships=members,
             segments=nodes,
-            config=_run_config(config, models, method, k),
+            config=_run_config(config, models, method, k, warm),
             metrics=_metrics(tree, surrogate),
             also=also,
         )
@@ -147,12 +153,17 @@ def segment_tree_run(
 
 
 def _run_config(
-    config: WorkspaceConfig, models: ModelsConfig, method: str | None, k: int | None
+    config: WorkspaceConfig,
+    models: ModelsConfig,
+    method: str | None,
+    k: int | None,
+    warm: WarmStart | None,
 ) -> dict[str, Any]:
     return {
         "kind": "tree",
         "method": method,
         "k": k,
+        "refit_from": warm.run_id if warm else None,
         "segments": config.segments.model_dump(),
         "models": models.model_dump(),
         "preprocess": config.preprocess.model_dump(),
