@@ -36,7 +36,10 @@ def refresh(
         ),
     ] = None,
     full: Annotated[
-        bool, typer.Option("--full", help="Run the whole model selection, whatever changed.")
+        bool,
+        typer.Option(
+            "--full", help="Run the whole model selection (a new run even if nothing is new)."
+        ),
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Segment again even when nothing is new.")

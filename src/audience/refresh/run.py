@@ -5,7 +5,8 @@
 2. **Ingest** each new file, each in its own transaction
    (:func:`audience.store.ingesting.ingest_file`).
 3. **Nothing to do** when nothing was ingested since the newest tree run (by the refresh,
-   the CLI, the API or a stream) and no other ``as_of`` was asked for: exit 0, no new run.
+   the CLI, the API or a stream), and neither another ``as_of`` nor a full selection was
+   asked for: exit 0, no new run.
 4. **Features** as of ``as_of`` (default: now), from the previous run's features and what
    changed since (:func:`audience.features.incremental.refresh_features`).
 5. **Segment** with stable ids (:func:`audience.segments.tree_run.segment_tree_run`): the
@@ -125,8 +126,8 @@ def run_refresh(
 ) -> RefreshReport:
     """Refresh the workspace (see the module docstring); ``now`` is when (the ingests'
     reference for "in the future" and the new run's time), ``as_of`` the moment the features
-    describe (default ``now``); ``full`` forces the model selection; ``force`` makes a new
-    run even with nothing new."""
+    describe (default ``now``); ``full`` forces the model selection (and so a new run);
+    ``force`` makes a new run even with nothing new."""
     report = RefreshReport(uuid.uuid4().hex[:12], now, as_of or now)
     db = target.db
     _record(db, report)
@@ -134,7 +135,7 @@ def run_refresh(
     try:
         _catch_up(target, report, steps, now)
         ingested = _ingest(target, steps, now)
-        if not (ingested or force or _new_data_since_run(db, as_of)):
+        if not (ingested or force or full or _new_data_since_run(db, as_of)):
             steps.add(Step("segment", "skipped", "nothing new since the newest run"))
             report.status = "nothing_to_do"
             return report
