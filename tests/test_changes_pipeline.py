@@ -24,6 +24,7 @@ from audience.serve import create_app
 from audience.serve.schemas import RunChanges
 from audience.store.keys import create_key
 from audience.synth import generate
+from tests.conftest import flat
 from tests.models.audiences import AS_OF
 from tests.report.browser import DRAWN, needs_chromium, open_offline
 from tests.serve.dashboard_fixtures import SCRIPT_ESCAPED, SCRIPT_NAME, signed_in
@@ -116,6 +117,13 @@ def test_changes_command_prints_tables_within_80_columns(two_runs: TwoRuns) -> N
     assert f"run {two_runs.second} against the previous run {two_runs.first}" in output
     for title in ("segment sizes", "between segments", "tests ok"):
         assert title in output
+    with Workspace(two_runs.path, access="read") as ws:
+        kept = ws.database.con.execute(
+            "SELECT count(*) FROM segment_lineage WHERE run_id = ? AND status = 'kept'",
+            [two_runs.second],
+        ).fetchall()[0][0]
+    assert kept > 0
+    assert f"{kept} segments kept their ids" in flat(output)
     assert max(len(line) for line in output.splitlines()) <= 80
 
 

@@ -69,7 +69,9 @@ def add_run(ws: Workspace, run_id: str, metrics: dict[str, Any], names: dict[str
 def ws(workspace: Workspace) -> Workspace:
     """Two runs with every table an evaluation reads filled by hand."""
     add_run(workspace, FIRST, {}, {"customers/a": "Loyal"})
-    insert(workspace, "segment_lineage", [(FIRST, None, "customers/a", "new", None, None, None)])
+    insert(
+        workspace, "segment_lineage", [(FIRST, None, "customers/a", "new", None, None, None, None)]
+    )
     add_run(workspace, PREVIOUS, {}, {"customers/old": "Old timers", "customers/m": "Merged"})
     add_run(workspace, CURRENT, METRICS, {"customers/n": "Newcomers", "customers/s": "Split"})
     insert(workspace, "drift", [
@@ -97,11 +99,11 @@ def ws(workspace: Workspace) -> Workspace:
         (CURRENT, PREVIOUS, None, "customers/e", 49),
     ])  # fmt: skip
     insert(workspace, "segment_lineage", [
-        (CURRENT, PREVIOUS, "customers/a", "kept", "customers/a", "jaccard", 0.8),
-        (CURRENT, PREVIOUS, "customers/n", "new", None, None, None),
-        (CURRENT, PREVIOUS, "customers/s", "split", "customers/a", "jaccard", 0.3),
-        (CURRENT, PREVIOUS, "customers/old", "retired", None, None, None),
-        (CURRENT, PREVIOUS, "customers/m", "merged", "customers/b", "jaccard", 0.4),
+        (CURRENT, PREVIOUS, "customers/a", "kept", "customers/a", "membership", 0.8, None),
+        (CURRENT, PREVIOUS, "customers/n", "new", None, None, None, None),
+        (CURRENT, PREVIOUS, "customers/s", "split", "customers/a", None, None, None),
+        (CURRENT, PREVIOUS, "customers/old", "retired", None, None, None, None),
+        (CURRENT, PREVIOUS, "customers/m", "merged", "customers/b", None, None, None),
     ])  # fmt: skip
     return workspace
 

@@ -36,24 +36,54 @@ def changes(
     """What changed since the previous run: segment sizes, the biggest moves of contacts
     between segments, and the features that drifted (PSI and KS, judged by the drift
     section of audience.toml)."""
+    from audience.segments.identity import read_lineage
+
     with open_workspace(workspace, "read") as ws:
         run_id = ws.run_id(run)
         found = ws.changes(run_id)
+        lineage = read_lineage(ws.database, run_id)
         thresholds = ws.config.drift
     if found is None:
         out_console.print(f"run {run_id} is the first run: nothing to compare")
         return
-    print_changes(run_id, found, thresholds, top)
+    print_changes(run_id, found, thresholds, top, lineage)
 
 
-def print_changes(run_id: str, found: RunChanges, thresholds: DriftConfig, top: int) -> None:
+def print_changes(
+    run_id: str,
+    found: RunChanges,
+    thresholds: DriftConfig,
+    top: int,
+    lineage: pd.DataFrame | None = None,
+) -> None:
     from audience.report.changes_view import changes_summary
 
     out_console.print(f"[bold]run {run_id}[/] against the previous run {found.previous_run_id}")
     out_console.print(changes_summary(found.transitions))
+    if lineage is not None and not lineage.empty:
+        out_console.print(lineage_text(lineage))
     out_console.print(size_table(found.sizes))
     out_console.print(moves_table(found.transitions, top))
     out_console.print(drift_table(found.drift, thresholds))
+
+
+def lineage_text(lineage: pd.DataFrame) -> Text:
+    """``9 segments kept their ids; new: a, b; retired: c (merged into d)``: the segments
+    whose identity changed, by name, after a count of those that kept it."""
+    kept = int((lineage["status"] == "kept").sum())
+    text = Text(f"{kept} segments kept their ids")
+    for status in ("new", "split", "retired", "merged"):
+        rows = lineage[lineage["status"] == status]
+        if rows.empty:
+            continue
+        related = {"split": "from", "merged": "into"}.get(status)
+        names = [
+            f"{row.segment_id} ({related} {row.related})" if related else str(row.segment_id)
+            for row in rows.itertuples()
+        ]
+        text.append(f"; {status}: ", style="bold")
+        text.append(", ".join(names))
+    return text
 
 
 def size_table(sizes: pd.DataFrame) -> Table:
