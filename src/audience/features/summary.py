@@ -67,6 +67,20 @@ def _num(value: object) -> float | None:
 
 
 @dataclass(frozen=True)
+class FeatureRefresh:
+    """How a refresh (:func:`audience.features.incremental.refresh_features`) went about it."""
+
+    previous_as_of: datetime
+    incremental: bool
+    """False when everything was computed again (``fallback`` says why)."""
+    fallback: str | None
+    recomputed: int
+    """Contacts whose features were computed from their events (in part or whole)."""
+    carried: int
+    """Contacts whose features were carried forward from ``previous_as_of`` alone."""
+
+
+@dataclass(frozen=True)
 class FeatureReport:
     """The outcome of computing features: how many contacts, each feature's summary."""
 
@@ -75,3 +89,5 @@ class FeatureReport:
     stats: list[FeatureStat]
     seconds: float
     out: Path | None = None
+    refresh: FeatureRefresh | None = None
+    """Set by a refresh: what it carried forward and what it computed again."""

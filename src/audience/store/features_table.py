@@ -51,6 +51,18 @@ def export_features(db: Database, as_of: datetime, path: Path) -> Path:
     return path
 
 
+def stored_columns(db: Database) -> list[tuple[str, str]]:
+    """The ``features`` table's columns and their DuckDB types, in order (none if absent)."""
+    return _columns(db.con, TABLE)
+
+
+def count_features(db: Database, as_of: datetime) -> int:
+    """Rows stored at ``as_of`` (0 when the table does not exist yet)."""
+    if not stored_columns(db):
+        return 0
+    return scalar_int(db.con, f"SELECT count(*) FROM {TABLE} WHERE as_of = ?", [as_of])
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
