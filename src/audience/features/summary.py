@@ -32,8 +32,8 @@ def summarize(features: ir.Table, columns: tuple[str, ...]) -> list[FeatureStat]
     for c in numeric:
         value = features[c].cast("float64")
         metrics[f"{c}__mean"] = value.mean()
-        metrics[f"{c}__p50"] = value.quantile(0.5)
-        metrics[f"{c}__p99"] = value.quantile(0.99)
+        # Both quantiles in one call: the engine sorts the column once for the two.
+        metrics[f"{c}__quantiles"] = value.quantile([0.5, 0.99])
     row = features.aggregate(**metrics).to_pyarrow().to_pylist()[0]
     rows = max(int(row["_rows"]), 1)
     stats = []
@@ -42,11 +42,7 @@ def summarize(features: ir.Table, columns: tuple[str, ...]) -> list[FeatureStat]
         if c in numeric:
             stats.append(
                 FeatureStat(
-                    c,
-                    missing,
-                    _num(row[f"{c}__mean"]),
-                    _num(row[f"{c}__p50"]),
-                    _num(row[f"{c}__p99"]),
+                    c, missing, _num(row[f"{c}__mean"]), *_quantiles(row[f"{c}__quantiles"])
                 )
             )
         else:
@@ -60,6 +56,12 @@ def _categorical(features: ir.Table, column: str, missing: float) -> FeatureStat
     top = ordered.filter(ordered[column].notnull()).limit(1).to_pyarrow().to_pylist()
     distinct = int(features[column].nunique().to_pyarrow().as_py())
     return FeatureStat(column, missing, distinct=distinct, top=str(top[0][column]) if top else None)
+
+
+def _quantiles(values: list[object] | None) -> tuple[float | None, float | None]:
+    """The median and 99th percentile (both missing when the column has no value)."""
+    median, p99 = values if values is not None else (None, None)
+    return _num(median), _num(p99)
 
 
 def _num(value: object) -> float | None:
