@@ -9,6 +9,7 @@ fixed order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -190,6 +191,22 @@ def test_a_newsletter_day_needs_few_contacts_computed_from_their_history(
     assert_same(refresh, full)
     assert sent > full.report.contacts / 10
     assert carried_forward(refresh).recomputed < sent / 2
+
+
+def test_refreshes_from_refreshes_stay_equal_to_a_full_compute(periods: Periods) -> None:
+    """Three daily refreshes in a row, each from the last one's features."""
+    config = FeaturesConfig()
+    days = [D2 - timedelta(days=n) for n in (3, 2, 1)]
+    ws = periods(days[0], config)
+    for previous, as_of in itertools.pairwise(days):
+        report = refresh_features(
+            ws.database, config, as_of, previous_as_of=previous, created_at=as_of
+        )
+        assert report.refresh is not None
+        assert report.refresh.incremental
+    refresh, full = refreshed_and_full(ws, days[-1], D2, config)
+    assert_same(refresh, full)
+    carried_forward(refresh)
 
 
 def test_late_events_are_counted(periods: Periods) -> None:

@@ -156,8 +156,9 @@ def _add(stored: ir.Table, since: ir.Table) -> ir.Table:
     s = stored.join(since, "contact_id", rname="{name}_since")
     counts = {c: s[c] + s[f"{c}_since"].cast("int64") for c in _SUMMED}
     still_capped = s.opens_any_unique_since >= s.emails_delivered_since
-    no_ctor_needed = (s.clicks_unique > 0) | (counts["clicks_unique"] == 0)
-    known = s.opens_any_unique.notnull() & (~s.capped | (still_capped & no_ctor_needed))
+    ctor_exact = (s.clicks_unique > 0) | (counts["clicks_unique"] == 0)
+    readable = s.opens_any_unique.notnull() & s.engaged_unique.notnull()
+    known = readable & (~s.capped | (still_capped & ctor_exact))
     return s.select(
         "contact_id",
         **counts,

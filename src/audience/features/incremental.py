@@ -5,13 +5,15 @@
 values; the same RFM baseline run and summary), starting from the features stored at
 ``previous_as_of``:
 
-1. :func:`~audience.features.touched.refresh_plan` lists the contacts whose events or
-   contact row changed, with the kinds of features (email, site) to compute again;
-2. the feature table itself is computed for those contacts only, from their full history
-   of those kinds of events (the same Ibis definitions, nothing re-implemented);
-3. every other stored row is carried forward: day counts shifted by the days (and BTYD
-   periods) between the two dates; the RFM scores, groups and engagement tiers of everyone
-   are then computed again from the combined rows, with the same definitions.
+1. :func:`~audience.features.touched.refresh_plan` flags the contacts whose events or
+   contact row changed, with the kinds of features (email, site, visits) that changed;
+2. the email features of contacts whose new email events are all of campaigns new to
+   them are the stored ones plus those events (:mod:`~audience.features.email_delta`);
+3. the feature table itself is computed for the other flagged contacts only, from their
+   history of the kinds of events that changed (the same Ibis definitions);
+4. every other stored feature is carried forward, moved on by the clock, and the RFM
+   scores, groups and engagement tiers of everyone are computed again
+   (:mod:`~audience.features.carried`).
 
 Everything is computed again instead (and the report and the log say why) when ``as_of``
 is not after ``previous_as_of``, when nothing (or no record of how it was computed) is
@@ -170,8 +172,7 @@ def _store_refreshed(db: Database, config: FeaturesConfig, span: Span) -> tuple[
         plan = cached.enter_context(_final_plan(flags, merged).cache())
         _log_plan(plan)
         again = plan.filter(plan.email | plan.site | plan.visits)
-        # Their events first, on their own: DuckDB would otherwise filter every event by
-        # kind before it looks at whose it is.
+        # Their events first, on their own: the feature steps read them several times.
         recompute = cached.enter_context(_events_to_recompute(events, again, span).cache())
         fresh = feature_table(
             contacts.semi_join(again, "contact_id"), recompute, span.as_of, config
