@@ -16,9 +16,19 @@ from audience import Workspace
 from audience.config import FeaturesConfig
 from audience.features.compute import compute_features
 from audience.features.incremental import refresh_features
+from audience.features.scope import EMAIL_EVENTS, SITE_EVENTS
 from audience.features.summary import FeatureReport
+from audience.features.table import FEATURE_COLUMNS
+from audience.features.touched import (
+    CONTACT_COLUMNS,
+    EMAIL_COLUMNS,
+    RANKED_COLUMNS,
+    SITE_COLUMNS,
+    VISIT_COLUMNS,
+)
 from audience.store.features_table import read_features
 from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame, insert_rows
+from tests.features.test_definitions import compute
 
 CONFIG = FeaturesConfig()
 
@@ -187,3 +197,30 @@ def test_the_memory_limit_is_not_part_of_the_definitions(filled: Workspace) -> N
     )
     assert report.refresh is not None
     assert report.refresh.incremental
+
+
+def test_every_feature_has_one_source() -> None:
+    groups = [EMAIL_COLUMNS, SITE_COLUMNS, CONTACT_COLUMNS, RANKED_COLUMNS]
+    every = [column for group in groups for column in group]
+    assert sorted(every) == sorted(FEATURE_COLUMNS)
+    assert set(VISIT_COLUMNS) <= set(SITE_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "columns"),
+    [(EMAIL_EVENTS, EMAIL_COLUMNS), (SITE_EVENTS, SITE_COLUMNS + CONTACT_COLUMNS)],
+)
+def test_a_kind_of_features_reads_its_kind_of_events_alone(
+    kinds: tuple[str, ...], columns: tuple[str, ...]
+) -> None:
+    """What a refresh relies on to compute only the kind of features that changed."""
+    events = events_frame()
+    alone = compute(contacts_frame(), events[events.event.isin(kinds)])
+    assert_equal_frames(alone[list(columns)], EXPECTED[list(columns)])
+
+
+def test_visits_read_the_last_90_days_of_site_events_alone() -> None:
+    events = events_frame()
+    recent = events[events.timestamp >= AS_OF.replace(hour=0) - timedelta(days=89)]
+    alone = compute(contacts_frame(), recent)
+    assert_equal_frames(alone[list(VISIT_COLUMNS)], EXPECTED[list(VISIT_COLUMNS)])
