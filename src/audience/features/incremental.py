@@ -45,7 +45,7 @@ from audience.features.touched import Span, refresh_plan
 from audience.store import Database
 from audience.store.engines import duckdb_backend
 from audience.store.feature_sets import FeatureSet, Snapshot, read_feature_set, take_snapshot
-from audience.store.features_table import count_features, save_features, stored_columns
+from audience.store.features_table import count_features, replace_features, stored_columns
 from audience.store.results import scalar_int
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ def _store_refreshed(db: Database, config: FeaturesConfig, span: Span) -> tuple[
         carried = carried_forward(previous, span, config.btyd_period, fresh.schema())
         added = merged.filter(merged.ok).drop("ok")
         refreshed = rescored(combined(fresh, added, carried, plan), span.as_of, config)
-        rows = save_features(db, _as_stored(db, refreshed), span.as_of)
+        rows = replace_features(db, _as_stored(db, refreshed), span.as_of)
         stored = features.filter(features.as_of == as_of_literal(span.as_of))
         recomputed = int(stored.semi_join(again, "contact_id").count().to_pyarrow().as_py())
     return rows, recomputed
@@ -232,8 +232,8 @@ def _as_stored(db: Database, refreshed: ir.Table) -> str:
     """The SQL of ``refreshed`` with the stored table's column types.
 
     Ibis does not always know the type DuckDB gives a column (a sum of flags is a HUGEINT
-    to DuckDB and an int64 to Ibis), and ``save_features`` rebuilds the table when the
-    types differ: the stored table's own types are the ones to keep.
+    to DuckDB and an int64 to Ibis); the stored table's own types are the ones to keep
+    (the refresh ran because its columns are those of today's definitions).
     """
     casts = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in stored_columns(db))
     return f"SELECT {casts} FROM ({ibis.to_sql(refreshed, dialect='duckdb')}) AS refreshed"
