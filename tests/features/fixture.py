@@ -23,7 +23,7 @@ def _ts(text: str | None) -> pd.Timestamp | None:
     return None if text is None else pd.Timestamp(text, tz="UTC")
 
 
-CONTACTS = [
+CONTACTS: list[tuple[Any, ...]] = [
     # contact_id, country, signup_at, consent
     ("A", "US", "2024-01-01T00:00:00", "subscribed"),
     ("B", "GB", "2025-06-20T08:00:00", "subscribed"),
@@ -87,7 +87,8 @@ EVENTS: list[tuple[Any, ...]] = [
 ]
 
 
-def contacts_frame() -> pd.DataFrame:
+def contacts_frame(contacts: list[tuple[Any, ...]] = CONTACTS) -> pd.DataFrame:
+    """Contact rows (id, country, signup, consent) as the ``contacts`` table holds them."""
     rows = [
         {
             "contact_id": cid,
@@ -100,12 +101,13 @@ def contacts_frame() -> pd.DataFrame:
             "click_rate": None,
             "ingest_id": "fixture",
         }
-        for cid, country, signup, consent in CONTACTS
+        for cid, country, signup, consent in contacts
     ]
     return _typed(pd.DataFrame(rows, columns=list(CONTACT_COLUMNS)), CONTACT_COLUMNS)
 
 
-def events_frame() -> pd.DataFrame:
+def events_frame(events: list[tuple[Any, ...]] = EVENTS) -> pd.DataFrame:
+    """Event rows (as in :data:`EVENTS`) as the ``events`` table holds them."""
     rows = [
         {
             "message_id": f"m{i}",
@@ -124,7 +126,7 @@ def events_frame() -> pd.DataFrame:
             "bounce_type": bounce,
             "ingest_id": "fixture",
         }
-        for i, (cid, event, ts, revenue, category, campaign, machine, bounce) in enumerate(EVENTS)
+        for i, (cid, event, ts, revenue, category, campaign, machine, bounce) in enumerate(events)
     ]
     return _typed(pd.DataFrame(rows, columns=list(EVENT_COLUMNS)), EVENT_COLUMNS)
 
@@ -199,6 +201,19 @@ _ROWS = {
 
 EXPECTED = pd.DataFrame.from_dict(_ROWS, orient="index", columns=_COLUMNS)
 EXPECTED.index.name = "contact_id"
+
+
+def insert_rows(con: Any, contacts: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Insert ``contacts`` and ``events`` (frames shaped like the fixture's) into a
+    workspace's tables directly, as if an ingest had stored them."""
+    con.register("_c", contacts)
+    con.register("_e", events)
+    try:
+        con.execute("INSERT INTO contacts SELECT * FROM _c")
+        con.execute("INSERT INTO events SELECT * FROM _e")
+    finally:
+        con.unregister("_c")
+        con.unregister("_e")
 
 
 def ingested_audience(folder: Path, *, contacts: int, seed: int) -> dict[str, pd.DataFrame]:

@@ -93,6 +93,21 @@ def test_a_shorter_abandon_window_abandons_more_carts() -> None:
     assert features.loc["B", "abandoned_carts"] == 2
 
 
+def test_revenue_adds_up_exactly_in_any_order() -> None:
+    """As floats, 0.1 + 0.2 + 0.3 is 0.6000000000000001 and 0.3 + 0.2 + 0.1 is 0.6: totals
+    (and the RFM ranks over them) would depend on the order the engine adds in."""
+    contacts = [(c, "US", "2024-01-01T00:00:00", "subscribed") for c in ("X", "Y")]
+    orders = [
+        (contact, "Order Completed", f"2025-06-0{day}T10:00:00", revenue, None, None, None, None)
+        for contact, revenues in (("X", (0.1, 0.2, 0.3)), ("Y", (0.3, 0.2, 0.1)))
+        for day, revenue in enumerate(revenues, start=1)
+    ]
+    features = compute(contacts_frame(contacts), events_frame(orders))
+    assert features.revenue_total.tolist() == [0.6, 0.6]
+    assert features.btyd_monetary_value.tolist() == [0.25, 0.15]
+    assert features.m_score.tolist() == [1, 1]  # a tie: both score as the lowest
+
+
 def _later_events(draw_offsets: list[int]) -> pd.DataFrame:
     events = events_frame()
     extra = events.sample(n=len(draw_offsets), replace=True, random_state=0).copy()

@@ -14,17 +14,13 @@ from audience import Workspace
 from audience.cli import app
 from audience.errors import ConfigError
 from tests.conftest import flat
-from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame
+from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame, insert_rows
 
 
 @pytest.fixture
 def filled(workspace: Workspace) -> Workspace:
     """The hand-made fixture loaded straight into a real workspace's tables."""
-    con = workspace.database.con
-    con.register("_c", contacts_frame())
-    con.register("_e", events_frame())
-    con.execute("INSERT INTO contacts SELECT * FROM _c")
-    con.execute("INSERT INTO events SELECT * FROM _e")
+    insert_rows(workspace.database.con, contacts_frame(), events_frame())
     return workspace
 
 

@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from audience.features.calendar import period_start, periods_between
+from audience.features.rfm import MONEY
 from audience.features.scope import as_of_date
 
 Period = Literal["day", "week"]
@@ -38,7 +39,10 @@ def btyd_summary(orders: ir.Table, as_of: datetime, period: Period = "day") -> i
         n_periods=periods.count(),
         first_period=periods.first_period.min(),
         last_period=periods.period.max(),
-        repeat_value=ibis.ifelse(is_first, 0.0, periods.value.cast("float64")).sum(),
+        # Summed as the exact decimals they are (rfm.MONEY), then made a float.
+        repeat_value=ibis.ifelse(is_first, ibis.literal(0).cast(MONEY), periods.value)
+        .sum()
+        .cast("float64"),
     )
     frequency = (summary.n_periods - 1).cast("int64")
     return summary.select(

@@ -2,12 +2,14 @@
 
 ``compute_features`` builds :func:`audience.features.table.feature_table` on the workspace's
 DuckDB connection, stores it (table ``features``, replaced whole per ``as_of``), summarises
-it and stores the named RFM groups as the rules baseline run ``rfm-<as_of>``.
+it, stores the named RFM groups as the rules baseline run ``rfm-<as_of>`` and records how
+the features were computed (``feature_sets``), which a later refresh starts from.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +17,19 @@ import ibis
 
 from audience.config import FeaturesConfig
 from audience.features.calendar import as_of_literal
+from audience.features.definitions import definition_config, definitions_fingerprint
 from audience.features.scores import rfm_group_rules
 from audience.features.summary import FeatureReport, summarize
 from audience.features.table import FEATURE_COLUMNS, feature_table
 from audience.store import Database
 from audience.store.engines import duckdb_backend
+from audience.store.feature_sets import (
+    FeatureSet,
+    Method,
+    Snapshot,
+    save_feature_set,
+    take_snapshot,
+)
 from audience.store.features_table import export_features, save_features
 from audience.store.runs import save_feature_rule_run
 
@@ -35,10 +45,12 @@ def compute_features(
     """Compute every contact's features at ``as_of`` in the engine, store them, summarise them.
 
     The features at an earlier ``as_of`` stay as they were; those at this ``as_of`` are
-    replaced whole, and so is the RFM baseline segmentation stored with them (run
-    ``rfm-<as_of>``: one segment per named RFM group).
+    replaced whole, and so are the RFM baseline segmentation stored with them (run
+    ``rfm-<as_of>``: one segment per named RFM group) and their ``feature_sets`` record.
     """
     started = time.perf_counter()
+    # Read before computing: an ingest committed meanwhile counts as unseen next time.
+    snapshot = take_snapshot(db)
     backend = duckdb_backend(db.con)
     with db.memory_limit(config.memory_limit):
         # The events in scope are materialised here too: under the features' limit.
@@ -46,8 +58,45 @@ def compute_features(
             backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
         )
         rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
-    stored = backend.table("features")
-    stats = summarize(stored.filter(stored.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
+    stored = StoredFeatures(
+        as_of=as_of,
+        rows=rows,
+        snapshot=snapshot,
+        definitions=definitions_fingerprint(config),
+        method="full",
+        previous_as_of=None,
+        recomputed=rows,
+    )
+    return finish_feature_set(db, config, stored, created_at=created_at, out=out, started=started)
+
+
+@dataclass(frozen=True)
+class StoredFeatures:
+    """Features just stored at ``as_of``, and how they were computed."""
+
+    as_of: datetime
+    rows: int
+    snapshot: Snapshot
+    definitions: str
+    method: Method
+    previous_as_of: datetime | None
+    recomputed: int
+
+
+def finish_feature_set(
+    db: Database,
+    config: FeaturesConfig,
+    stored: StoredFeatures,
+    *,
+    created_at: datetime,
+    out: Path | None,
+    started: float,
+) -> FeatureReport:
+    """What follows storing features, however they were computed: the summary, the RFM
+    baseline run ``rfm-<as_of>``, the ``feature_sets`` record and the optional export."""
+    as_of = stored.as_of
+    table = duckdb_backend(db.con).table("features")
+    stats = summarize(table.filter(table.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
     save_feature_rule_run(
         db,
         run_id=f"rfm-{as_of.astimezone(UTC):%Y%m%dT%H%M%S}",
@@ -58,6 +107,18 @@ def compute_features(
         rules=rfm_group_rules(),
         config={"method": "rfm_rules", "features": config.model_dump()},
     )
+    record = FeatureSet(
+        as_of=as_of,
+        computed_at=created_at,
+        method=stored.method,
+        previous_as_of=stored.previous_as_of,
+        definitions=stored.definitions,
+        config=definition_config(config),
+        snapshot=stored.snapshot,
+        contacts=stored.rows,
+        recomputed=stored.recomputed,
+    )
+    save_feature_set(db, record)
     if out is not None:
         export_features(db, as_of, out)
-    return FeatureReport(as_of, rows, stats, time.perf_counter() - started, out)
+    return FeatureReport(as_of, stored.rows, stats, time.perf_counter() - started, out)

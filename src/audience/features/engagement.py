@@ -31,7 +31,7 @@ CLICKED = "Email Link Clicked"
 BOUNCED = "Email Bounced"
 UNSUBSCRIBED = "Unsubscribed"
 COMPLAINED = "Email Marked as Spam"
-_UNIQUE_COUNTS = (
+UNIQUE_COUNTS = (
     "opens_human_unique",
     "opens_machine_unique",
     "opens_any_unique",
@@ -42,6 +42,19 @@ _UNIQUE_COUNTS = (
 
 def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
     """One row per contact with any email event."""
+    return email_features(email_tallies(events), as_of)
+
+
+def email_tallies(events: ir.Table) -> ir.Table:
+    """What the email features of each contact with any email event are computed from.
+
+    ``emails_delivered``, ``hard_bounces``, ``unsubscribes`` and ``complaints`` (event
+    counts), ``last_open_day`` (human) and ``last_click_day``, and the campaigns counted by
+    :func:`_campaign_counts` (``opens_human_unique``, ``opens_machine_unique``,
+    ``opens_any_unique``, ``clicks_unique``, ``engaged_unique``). Tallies of two sets of
+    events without a campaign in common add up (the days: the later one), which is what
+    a refresh relies on.
+    """
     e = events.filter(is_event(events, *EMAIL_EVENTS))
     opened = is_event(e, OPENED)
     human = opened & ~e.is_machine_open.fill_null(False)
@@ -55,8 +68,13 @@ def engagement(events: ir.Table, as_of: datetime) -> ir.Table:
         complaints=is_event(e, COMPLAINED).sum(),
     )
     p = per_contact.left_join(_campaign_counts(e), "contact_id").drop("contact_id_right")
-    unique = {name: p[name].fill_null(0).cast("int64") for name in _UNIQUE_COUNTS}
-    p = p.mutate(**unique)
+    unique = {name: p[name].fill_null(0).cast("int64") for name in UNIQUE_COUNTS}
+    return p.mutate(**unique)
+
+
+def email_features(tallies: ir.Table, as_of: datetime) -> ir.Table:
+    """The email features at ``as_of`` from :func:`email_tallies` (one row per row)."""
+    p = tallies
     today = as_of_date(as_of)
     return p.select(
         "contact_id",

@@ -4,7 +4,8 @@ Definitions (``orders`` are ``Order Completed`` events up to ``as_of``):
 
 - ``recency_days``: whole days from the last order's UTC date to ``as_of``'s; missing
   for a contact who never ordered.
-- ``order_count``: orders; ``revenue_total``: their revenue (a missing revenue counts 0).
+- ``order_count``: orders; ``revenue_total``: their revenue (a missing revenue counts 0),
+  added exactly to the millionth (see :data:`MONEY`).
 - ``revenue_mean``: revenue per order; missing without orders.
 - ``days_between_orders_mean``: mean gap between consecutive orders in days, which is
   (last − first) / (orders − 1); missing with fewer than two orders.
@@ -15,16 +16,23 @@ from __future__ import annotations
 from datetime import datetime
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from audience.features.calendar import days_between
 from audience.features.scope import ORDER, as_of_date, is_event
 
+MONEY = dt.Decimal(18, 6)
+"""Revenue is added as an exact decimal (rounded to the millionth, far below a cent): a sum
+of floats depends on the order an engine adds them in, which DuckDB does not fix, so two
+runs over the same orders differed in the last bits (and RFM scores, which rank the
+totals, could split a tie differently)."""
+
 
 def orders_of(events: ir.Table) -> ir.Table:
-    """Order events, with revenue defaulting to 0."""
+    """Order events, with revenue defaulting to 0, as :data:`MONEY`."""
     orders = events.filter(is_event(events, ORDER))
-    return orders.mutate(revenue=orders.revenue.fill_null(0.0))
+    return orders.mutate(revenue=orders.revenue.fill_null(0.0).cast(MONEY))
 
 
 def rfm(orders: ir.Table, as_of: datetime) -> ir.Table:

@@ -22,6 +22,13 @@ a one-byte code filters and groups tens of millions of rows several times faster
 string, and keeps the materialised events small enough not to spill to disk."""
 
 
+READ_COLUMNS = (
+    "contact_id", "event", "timestamp", "revenue", "category", "campaign_id",
+    "is_machine_open", "bounce_type",
+)  # fmt: skip
+"""The columns of ``events`` that any feature reads."""
+
+
 def contacts_at(contacts: ir.Table, as_of: datetime) -> ir.Table:
     """Contacts who had signed up by ``as_of`` (or whose signup date is unknown)."""
     moment = as_of_literal(as_of)
@@ -44,12 +51,17 @@ def events_at(events: ir.Table, people: ir.Table, as_of: datetime) -> ir.Table:
     kept = events.filter((events.timestamp <= moment) & events.event.isin(EVENT_KINDS))
     keys = people.select("contact_key", person="contact_id")
     joined = kept.join(keys, kept.contact_id == keys.person)
-    return joined.mutate(
-        contact_id=joined.contact_key,
-        day=utc_date(joined.timestamp),
-        kind=kind_of(joined.event),
+    return as_observed(joined.mutate(contact_id=joined.contact_key))
+
+
+def as_observed(events: ir.Table) -> ir.Table:
+    """Events (of known kinds) with what every feature reads: ``day``, ``kind``,
+    ``hard_bounce``."""
+    return events.mutate(
+        day=utc_date(events.timestamp),
+        kind=kind_of(events.event),
         # DOMAIN.md: a bounce without a type counts as hard.
-        hard_bounce=joined.bounce_type.lower().fill_null("hard") == "hard",
+        hard_bounce=events.bounce_type.lower().fill_null("hard") == "hard",
     )
 
 

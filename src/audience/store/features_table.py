@@ -36,6 +36,14 @@ def save_features(db: Database, select_sql: str, as_of: datetime) -> int:
     return rows
 
 
+def replace_features(db: Database, select_sql: str, as_of: datetime) -> int:
+    """Like :func:`save_features`, for rows already shaped as the stored table's (its
+    columns, in order, with its types): inserted straight from the query, with no copy."""
+    with db.transaction() as con:
+        con.execute(f"DELETE FROM {TABLE} WHERE as_of = ?", [as_of])
+        return scalar_int(con, f"INSERT INTO {TABLE} {select_sql}")
+
+
 def export_features(db: Database, as_of: datetime, path: Path) -> Path:
     """Write the features at ``as_of`` to Parquet or CSV, chosen by the file's extension."""
     formats = {".parquet": "(FORMAT parquet)", ".csv": "(FORMAT csv, HEADER)"}
@@ -49,6 +57,18 @@ def export_features(db: Database, as_of: datetime, path: Path) -> Path:
         {"as_of": as_of},
     )
     return path
+
+
+def stored_columns(db: Database) -> list[tuple[str, str]]:
+    """The ``features`` table's columns and their DuckDB types, in order (none if absent)."""
+    return _columns(db.con, TABLE)
+
+
+def count_features(db: Database, as_of: datetime) -> int:
+    """Rows stored at ``as_of`` (0 when the table does not exist yet)."""
+    if not stored_columns(db):
+        return 0
+    return scalar_int(db.con, f"SELECT count(*) FROM {TABLE} WHERE as_of = ?", [as_of])
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

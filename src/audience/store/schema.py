@@ -210,6 +210,21 @@ _V4 = [
     steps JSON,
     error VARCHAR
 )""",
+    # How the features at an as_of were computed: what they saw (the ingests committed, the
+    # events stored) and with which definitions, so a refresh can start from them and
+    # recompute only the contacts that changed since (`features/incremental.py`).
+    """CREATE TABLE feature_sets (
+    as_of TIMESTAMPTZ NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL,
+    method VARCHAR NOT NULL,
+    previous_as_of TIMESTAMPTZ,
+    definitions VARCHAR NOT NULL,
+    config JSON NOT NULL,
+    ingests VARCHAR[] NOT NULL,
+    events BIGINT NOT NULL,
+    contacts BIGINT NOT NULL,
+    recomputed BIGINT NOT NULL
+)""",
     # Contacts re-assigned between runs (`audience stream`): the change and when it happened.
     """CREATE TABLE membership_changes (
     changed_at TIMESTAMPTZ NOT NULL,
