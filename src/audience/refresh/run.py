@@ -8,7 +8,8 @@
    the CLI, the API or a stream), and neither another ``as_of`` nor a full selection was
    asked for: exit 0, no new run.
 4. **Features** as of ``as_of`` (default: now), from the previous run's features and what
-   changed since (:func:`audience.features.incremental.refresh_features`).
+   changed since (:func:`audience.features.incremental.refresh_features`: exactly what a
+   full compute gives, or a full compute where the stored ones cannot be carried forward).
 5. **Segment** with stable ids (:func:`audience.segments.tree_run.segment_tree_run`): the
    full model selection when ``[refresh] reselect`` says so (``always``; ``drift``: the
    population drifted to an alert on a sample, or the previous run's models fell under the
@@ -40,6 +41,7 @@ from audience.config import WorkspaceConfig
 from audience.errors import AudienceError
 from audience.features.compute import compute_features
 from audience.features.drift import feature_drift
+from audience.features.incremental import refresh_features
 from audience.refresh.alerts import evaluate_run_alerts, raise_alerts, refresh_failed_alert
 from audience.refresh.drop import drop_folders, new_files
 from audience.segments.assign import SegmentAssigner
@@ -142,7 +144,7 @@ def run_refresh(
         previous = latest_tree_run(db)
         # Taken before the features are computed: at the same as_of they would replace these.
         before = _previous_sample(target, previous)
-        _features(target, steps, report.as_of, now)
+        _features(target, steps, report.as_of, now, previous)
         run_id = _segment(target, steps, report.as_of, now, previous, full, before)
         report.run_id = run_id
         _record(db, report)
@@ -247,16 +249,33 @@ def _new_data_since_run(db: Database, as_of: datetime | None) -> bool:
     return bool(rows.fetchall()[0][0])
 
 
-def _features(target: RefreshTarget, steps: _Steps, as_of: datetime, now: datetime) -> None:
+def _features(
+    target: RefreshTarget, steps: _Steps, as_of: datetime, now: datetime, previous: str | None
+) -> None:
+    """The features at ``as_of``: carried forward from the previous run's when they can be
+    (exactly what a full compute gives), else computed for every contact."""
     started = time.perf_counter()
-    report = compute_features(target.db, target.config.features, as_of, created_at=now)
+    config = target.config.features
+    if previous is None:
+        report = compute_features(target.db, config, as_of, created_at=now)
+        how = "computed (first run)"
+    else:
+        _created, previous_as_of, _config, _metrics = read_run(target.db, previous)
+        report = refresh_features(
+            target.db, config, as_of, previous_as_of=previous_as_of, created_at=now
+        )
+        outcome = report.refresh
+        if outcome is not None and outcome.incremental:
+            how = f"{outcome.recomputed:,} recomputed, {outcome.carried:,} carried forward"
+        else:
+            how = f"computed ({outcome.fallback if outcome else 'no previous features'})"
     steps.add(
         Step(
             "features",
             "done",
-            f"{report.contacts:,} contacts as of {as_of:%Y-%m-%d %H:%M} UTC",
+            f"{report.contacts:,} contacts as of {as_of:%Y-%m-%d %H:%M} UTC: {how}",
             time.perf_counter() - started,
-            {"contacts": report.contacts},
+            {"contacts": report.contacts, "how": how},
         )
     )
 
