@@ -40,6 +40,8 @@ class TwoRuns:
     path: Path
     first: str
     second: str
+    alerts: tuple[tuple[str, str], ...]
+    """(kind, subject) of the alerts the second run reported."""
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> TwoRuns:
         ws.ingest(folder / "early.parquet", kind="events", now=AS_OF)
         first = ws.segment(FIRST_AS_OF).run_id
         ws.ingest(folder / "late.parquet", kind="events", now=AS_OF)
-        second = ws.segment(AS_OF).run_id
-    return TwoRuns(folder / "ws", first, second)
+        report = ws.segment(AS_OF)
+    alerts = tuple((alert.kind, alert.subject) for alert in report.alerts)
+    return TwoRuns(folder / "ws", first, report.run_id, alerts)
 
 
 def members(ws: Workspace, run_id: str) -> pd.Series:
@@ -65,6 +68,17 @@ def members(ws: Workspace, run_id: str) -> pd.Series:
         "SELECT contact_id, segment_id FROM memberships WHERE run_id = ?", [run_id]
     ).fetchall()
     return pd.Series(dict(rows))
+
+
+def test_a_run_raises_its_alerts_against_the_previous_one(two_runs: TwoRuns) -> None:
+    """Issue 12: every tree run (not only a refresh's) evaluates and stores its alerts."""
+    with Workspace(two_runs.path, access="read") as ws:
+        stored = ws.database.con.execute(
+            "SELECT kind, subject, run_id FROM alerts ORDER BY kind, subject"
+        ).fetchall()
+    assert two_runs.alerts  # 60 days of events move segments and features
+    assert sorted(two_runs.alerts) == [(kind, subject) for kind, subject, _run in stored]
+    assert {run for _kind, _subject, run in stored} == {two_runs.second}
 
 
 def test_the_first_run_stores_no_changes(two_runs: TwoRuns) -> None:

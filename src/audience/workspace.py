@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -225,22 +226,29 @@ class Workspace:
         Computes the features at ``as_of`` (default now); suppresses, applies the broad
         rules, clusters inside each broad segment (``[models]``; ``method`` and ``k``
         override it), merges small clusters, names every segment after its persona,
-        explains them with surrogate rules, and stores it all under a new run id.
+        explains them with surrogate rules, and stores it all under a new run id. The alerts
+        the run raises against the previous one (drift, sizes, segments, quality) are stored,
+        logged and sent to ``[alerts]``'s webhooks, and listed in ``report.alerts``.
         """
         # Imported here: personas and the report's dependencies are for segmenting only.
+        from audience.refresh.alerts import evaluate_run_alerts, raise_alerts
         from audience.segments.tree_run import segment_tree_run
 
         moment = _aware(as_of)
-        return segment_tree_run(
+        now = datetime.now(UTC)
+        report = segment_tree_run(
             self.database,
             self.config,
             moment,
-            created_at=datetime.now(UTC),
+            created_at=now,
             method=method,
             k=k,
             progress=progress,
             models_dir=self.path / MODELS_DIR,
         )
+        found = evaluate_run_alerts(self.database, self.config.alerts, report.run_id)
+        stored = raise_alerts(self.database, self.config.alerts, self.path, found, now=now)
+        return replace(report, alerts=tuple(stored))
 
     def cluster(
         self,

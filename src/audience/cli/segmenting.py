@@ -99,7 +99,13 @@ def print_tree_report(report: TreeReport) -> None:
     if report.unassigned:
         out_console.print(
             f"[yellow]{report.unassigned:,} contacts matched no broad rule[/] and have no "
-            "segment (set [segments] fallback to keep them)."
+            "segment (set \\[segments] fallback to keep them)."
+        )
+    if report.alerts:
+        severe = sum(alert.severity == "alert" for alert in report.alerts)
+        out_console.print(
+            f"[yellow]{len(report.alerts)} alerts[/] against the previous run ({severe} at "
+            "severity alert): `audience alerts` lists them, `audience changes` shows why."
         )
 
 

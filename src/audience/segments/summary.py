@@ -8,6 +8,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from audience.store.alerts import StoredAlert
+
 
 @dataclass(frozen=True)
 class TreeReport:
@@ -31,6 +33,8 @@ class TreeReport:
     unassigned: int
     """Contacts in no segment (no broad rule matched and ``fallback`` is unset)."""
     seconds: float = math.nan
+    alerts: tuple[StoredAlert, ...] = ()
+    """What the run raised against the previous one (:meth:`audience.Workspace.segment`)."""
 
     @property
     def leaves(self) -> pd.DataFrame:
