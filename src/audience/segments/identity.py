@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 from audience.config import IdentityConfig
@@ -190,11 +192,28 @@ def _comparable(
     config: IdentityConfig,
 ) -> bool:
     """Whether enough of the branch's contacts are in both runs for memberships to count."""
-    branch = pd.Index(old_members["contact_id"]).union(pd.Index(new_members["contact_id"]))
-    if branch.empty:
+    old, new = old_members["contact_id"], new_members["contact_id"]
+    in_both_branches = int(_is_in(old, new).sum())
+    union = len(old) + len(new) - in_both_branches
+    if union == 0:
         return False
-    both = branch.isin(everyone_before["contact_id"]) & branch.isin(everyone_now["contact_id"])
-    return float(both.mean()) >= config.min_common_share
+    # A contact of both branches is in both runs; it is counted on each side, so once less.
+    both = _is_in(old, everyone_now["contact_id"]).sum() + _is_in(
+        new, everyone_before["contact_id"]
+    ).sum()
+    return float(both - in_both_branches) / union >= config.min_common_share
+
+
+def _is_in(values: pd.Series, reference: pd.Series) -> np.ndarray:
+    """``values.isin(reference)`` for contact ids, in Arrow (pandas' Arrow strings test
+    membership row by row in Python: 16 s at a million contacts)."""
+    found = pc.is_in(_strings(values), value_set=_strings(reference))
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _strings(values: pd.Series) -> pa.Array[Any]:
+    strings: pa.Array[Any] = pa.array(values).cast(pa.large_string())  # zero-copy from Arrow
+    return strings
 
 
 def _by_membership(
