@@ -198,9 +198,10 @@ def _comparable(
     if union == 0:
         return False
     # A contact of both branches is in both runs; it is counted on each side, so once less.
-    both = _is_in(old, everyone_now["contact_id"]).sum() + _is_in(
-        new, everyone_before["contact_id"]
-    ).sum()
+    both = (
+        _is_in(old, everyone_now["contact_id"]).sum()
+        + _is_in(new, everyone_before["contact_id"]).sum()
+    )
     return float(both - in_both_branches) / union >= config.min_common_share
 
 
