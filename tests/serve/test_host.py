@@ -135,10 +135,12 @@ def test_every_command_works_while_the_server_runs(
         "ingest": ["ingest", str(more_events), "-w", ws],
         "features": ["features", "-w", ws],
         "segment": ["segment", "-w", ws],
+        "refresh": ["refresh", "--force", "-w", ws],
     }
     for name, args in writing.items():
         code, output = cli(*args, cwd=tmp_path)
-        assert code == 0, f"{name}: {output}"
+        allowed = (0, 3) if name == "refresh" else (0,)  # 3: a refresh done, with alerts
+        assert code in allowed, f"{name}: {output}"
     assert "rows read" in cli("ingest", str(more_events), "-w", ws)[1]  # again: duplicates
     assert server.process.poll() is None
 
