@@ -55,6 +55,8 @@ bench: install-dev
 	$(PY) bench/features.py --workspace bench/out/ingest/ws
 	$(PY) bench/models.py --workspace bench/out/ingest/ws --truth bench/out/ingest/data/truth.csv --out bench/out/models
 	$(PY) bench/serve.py --workspace bench/out/models/ws
+	$(PY) bench/refresh_features.py
+	$(PY) bench/refresh.py
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
