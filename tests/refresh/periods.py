@@ -38,6 +38,17 @@ def split_by_time(folder: Path, *, contacts: int, seed: int, as_of: datetime, da
     return Periods([generated.contacts_path, first], [later], _truth(generated.truth_path))
 
 
+def yesterdays_workspace(folder: Path, periods: Periods, *, now: datetime, at: datetime) -> Path:
+    """A workspace at ``folder`` with the first period ingested and segmented at ``at``."""
+    from audience import Workspace
+
+    with Workspace.init(folder) as ws:
+        for path in periods.first:
+            ws.ingest(path, now=now)
+        ws.segment(at)
+    return folder
+
+
 def persona_swap(
     folder: Path, *, contacts: int, seed: int, as_of: datetime, add: str, remove: str
 ) -> Periods:

@@ -21,7 +21,7 @@ from audience.cli import app
 from audience.refresh.run import EXIT_ALERTS, EXIT_FAILED, EXIT_OK
 from tests.conftest import flat
 from tests.models.audiences import AS_OF
-from tests.refresh.periods import Periods, persona_swap, split_by_time
+from tests.refresh.periods import Periods, persona_swap, split_by_time, yesterdays_workspace
 from tests.serve.conftest import copy_workspace
 
 AUDIENCE = str(Path(sys.executable).with_name("audience"))
@@ -41,11 +41,8 @@ def by_time(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Periods]:
     """3,000 contacts; the last week's events arrive later."""
     folder = tmp_path_factory.mktemp("by-time")
     periods = split_by_time(folder, contacts=3_000, seed=4, as_of=AS_OF, days=7)
-    with Workspace.init(folder / "ws") as ws:
-        for path in periods.first:
-            ws.ingest(path, now=AS_OF)
-        ws.segment(AS_OF - timedelta(days=7))
-    return folder / "ws", periods
+    at = AS_OF - timedelta(days=7)
+    return yesterdays_workspace(folder / "ws", periods, now=AS_OF, at=at), periods
 
 
 @pytest.fixture

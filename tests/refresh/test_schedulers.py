@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from audience import Workspace
 from audience.refresh.run import EXIT_ALERTS, EXIT_OK
 from tests.models.audiences import AS_OF
-from tests.refresh.periods import split_by_time
+from tests.refresh.periods import split_by_time, yesterdays_workspace
 from tests.serve.conftest import copy_workspace
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -32,11 +31,8 @@ AUDIENCE = str(Path(sys.executable).with_name("audience"))
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     folder = tmp_path_factory.mktemp("scheduled")
     periods = split_by_time(folder, contacts=1_500, seed=9, as_of=AS_OF, days=7)
-    with Workspace.init(folder / "ws") as ws:
-        for path in periods.first:
-            ws.ingest(path, now=AS_OF)
-        ws.segment(AS_OF - timedelta(days=7))
-    return folder / "ws", periods.later
+    at = AS_OF - timedelta(days=7)
+    return yesterdays_workspace(folder / "ws", periods, now=AS_OF, at=at), periods.later
 
 
 @pytest.fixture
