@@ -357,12 +357,14 @@ class Workspace:
         platform: Platform | None = None,
         run_id: str | None = None,
     ) -> ExportResult:
-        """Write a segment's members (suppressed contacts never) as ``platform`` imports them."""
-        from audience.activate.exports import export_segment
+        """Write a segment's members as ``platform`` imports them: never a suppressed contact,
+        by the run's own ``[segments.suppress]`` rules and the current consent."""
+        from audience.activate.exports import export_segment, run_rules
 
         run = self.run_id(run_id)
         self.find_segment(segment_id, run)
-        return export_segment(self.database, run, segment_id, Path(path), platform)
+        rules = run_rules(self.database, run, self.config.segments)
+        return export_segment(self.database, run, segment_id, Path(path), platform, suppress=rules)
 
     def assigner(self, run_id: str | None = None) -> SegmentAssigner:
         """A run's rules and fitted models (default: the newest run), to assign new contacts

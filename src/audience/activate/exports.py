@@ -3,9 +3,11 @@ accept").
 
 A segment's members are the contacts of it and of every segment under it. Whatever the
 run says, a contact is never exported when it is suppressed now: in a ``suppressed/``
-segment, unsubscribed, hard-bounced, complained, or without ``subscribed`` consent in the
-features and contacts the run was made from. Contacts without an email address are left
-out too (every platform but Braze keys on it) and counted.
+segment; matching any of the run's own ``[segments.suppress]`` rules (a do-not-mail list,
+a country) on the features the run was made from and the contact as stored now; or,
+whatever those rules say, unsubscribed, hard-bounced, complained, or without
+``subscribed`` consent. Contacts without an email address are left out too (every
+platform but Braze keys on it) and counted.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from audience.config import SegmentsConfig
 from audience.errors import ConfigError
+from audience.segments.branches import RulePlan, plan_rules, rule_rows_sql, suppression_sql
 from audience.store.database import Database
 from audience.store.results import scalar_int
+from audience.store.segment_runs import read_run
 
 Platform = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
 PLATFORMS: tuple[Platform, ...] = ("mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo")
@@ -59,25 +64,42 @@ class ExportResult:
     """Members of the segment in the run who are suppressed now, and so not exported."""
 
 
-_MEMBERS = """
+_CONSENT = """(coalesce(r.is_unsubscribed, 0) = 1 OR coalesce(r.is_bounced, 0) = 1
+        OR coalesce(r.is_complained, 0) = 1
+        OR c.consent IS NULL OR c.consent <> 'subscribed')"""
+"""Never contacted, whatever the run's rules say (DOMAIN.md: exclude them before any push)."""
+
+_RULE_ROWS = rule_rows_sql(
+    "(SELECT * FROM features WHERE as_of = (SELECT as_of FROM runs WHERE run_id = $run))"
+)
+
+
+def _members(suppress: str) -> str:
+    """Members of the segment (and of those under it), each flagged ``suppressed``."""
+    return f"""
 SELECT m.contact_id, c.email, m.segment_id, s.name AS segment_name,
-       (m.segment_id LIKE 'suppressed/%'
-        OR coalesce(f.is_unsubscribed, 0) = 1 OR coalesce(f.is_bounced, 0) = 1
-        OR coalesce(f.is_complained, 0) = 1
-        OR c.consent IS NULL OR c.consent <> 'subscribed') AS suppressed
+       (m.segment_id LIKE 'suppressed/%' OR coalesce(r._by_rule, false) OR {_CONSENT})
+           AS suppressed
 FROM memberships m
 JOIN segments s ON s.run_id = m.run_id AND s.segment_id = m.segment_id
 JOIN contacts c ON c.contact_id = m.contact_id
-LEFT JOIN features f ON f.contact_id = m.contact_id
-    AND f.as_of = (SELECT as_of FROM runs WHERE run_id = $run)
+LEFT JOIN (SELECT rows.*, ({suppress}) AS _by_rule FROM ({_RULE_ROWS}) AS rows) r
+    ON r.contact_id = m.contact_id
 WHERE m.run_id = $run AND (m.segment_id = $segment OR m.segment_id LIKE $prefix)
 """
 
 
 def export_segment(
-    db: Database, run_id: str, segment_id: str, path: Path, platform: Platform | None = None
+    db: Database,
+    run_id: str,
+    segment_id: str,
+    path: Path,
+    platform: Platform | None = None,
+    *,
+    suppress: RulePlan,
 ) -> ExportResult:
-    """Write the segment's contactable members to ``path`` in ``platform``'s layout."""
+    """Write the segment's contactable members to ``path`` in ``platform``'s layout;
+    ``suppress`` holds the run's suppression rules (:func:`run_rules`)."""
     if segment_id == "suppressed" or segment_id.startswith("suppressed/"):
         raise ConfigError(
             f"--segment {segment_id} is suppressed: its contacts must not be contacted, so it "
@@ -85,8 +107,9 @@ def export_segment(
         )
     layout = LAYOUTS[platform]
     params = {"run": run_id, "segment": segment_id, "prefix": f"{segment_id}/%"}
-    members = f"SELECT * FROM ({_MEMBERS}) WHERE NOT suppressed"
-    count = scalar_int(db.con, f"SELECT count(*) FROM ({_MEMBERS})", params)
+    every = _members(suppression_sql(suppress))
+    members = f"SELECT * FROM ({every}) WHERE NOT suppressed"
+    count = scalar_int(db.con, f"SELECT count(*) FROM ({every})", params)
     kept = scalar_int(db.con, f"SELECT count(*) FROM ({members})", params)
     no_email = scalar_int(db.con, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
     if layout.needs_email:
@@ -101,3 +124,12 @@ def export_segment(
     )
     rows = kept - no_email if layout.needs_email else kept
     return ExportResult(path, rows, no_email if layout.needs_email else 0, count - kept)
+
+
+def run_rules(db: Database, run_id: str, current: SegmentsConfig) -> RulePlan:
+    """The rules ``run_id`` was made with (its stored ``[segments]``), or ``current`` for a
+    run that did not store them; checked again, so a stored rule is never run unchecked."""
+    _created, _as_of, config, _metrics = read_run(db, run_id)
+    stored = config.get("segments")
+    segments = SegmentsConfig.model_validate(stored) if isinstance(stored, dict) else current
+    return plan_rules(segments)

@@ -93,6 +93,13 @@ def branch_case(plan: RulePlan) -> str:
     return f"CASE {whens} ELSE {otherwise} END" if whens else otherwise
 
 
+def suppression_sql(plan: RulePlan) -> str:
+    """A SQL condition, true where any suppression rule of ``plan`` matches a rule row
+    (:func:`rule_rows_sql`); a rule that is NULL for a row does not match, as in the tree."""
+    matches = [f"coalesce(({rule.sql}), false)" for _reason, rule in plan.suppress]
+    return " OR ".join(matches) if matches else "false"
+
+
 def is_suppressed(branch: pd.Series) -> pd.Series:
     """Whether each branch is under ``suppressed/``."""
     return branch.fillna("").str.startswith(f"{SUPPRESSED}/")
