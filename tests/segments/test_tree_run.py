@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -152,13 +153,19 @@ def test_segments_read_back_with_personas(run) -> None:
     )
 
 
-def test_rename_persists_into_later_runs(run) -> None:
-    ws, report = run
-    target = report.leaves["segment_id"].iloc[0]
-    ws.rename_segment(target, "Our best friends", report.run_id)
-    assert ws.find_segment(target, report.run_id)["name"] == "Our best friends"
-    again = ws.segment(AS_OF)
-    if target in set(again.segments["segment_id"]):
+def test_rename_persists_into_later_runs(run, tmp_path: Path) -> None:
+    """Issue 17: on its own copy of the workspace, and unconditionally: a run on the same
+    data keeps every cluster's id (stable ids), so the rename must carry over."""
+    shared, report = run
+    shared.database.con.execute("CHECKPOINT")  # everything in the file before copying it
+    shutil.copytree(shared.path, tmp_path / "ws")
+    with Workspace(tmp_path / "ws") as ws:
+        clusters = report.leaves[report.leaves["kind"] == "cluster"]
+        target = str(clusters["segment_id"].iloc[0])
+        ws.rename_segment(target, "Our best friends", report.run_id)
+        assert ws.find_segment(target, report.run_id)["name"] == "Our best friends"
+        again = ws.segment(AS_OF)
+        assert target in set(again.segments["segment_id"])
         assert ws.find_segment(target, again.run_id)["name"] == "Our best friends"
 
 
@@ -185,7 +192,7 @@ def test_export_never_includes_suppressed_contacts(run, tmp_path: Path) -> None:
 
 def test_suppressed_segment_cannot_be_exported(run, tmp_path: Path) -> None:
     ws, report = run
-    with pytest.raises(Exception, match="suppressed"):
+    with pytest.raises(ConfigError, match="suppressed"):
         ws.export("suppressed/unsubscribed", tmp_path / "x.csv", run_id=report.run_id)
     assert not (tmp_path / "x.csv").exists()
 
