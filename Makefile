@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test check install install-dev system-deps clean bench
+.PHONY: demo test test-fast check install install-dev system-deps clean bench
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ demo: install
 ## make test: install the dev extras and everything the tests need, run the whole suite
 test: install-dev system-deps
 	$(VENV)/bin/pytest
+
+## make test-fast: the tests not marked slow, in parallel (the edit loop; CI runs make test)
+test-fast: install-dev system-deps
+	$(VENV)/bin/pytest -m "not slow" -n auto
 
 ## make check: lint, format check and type check
 check: install-dev

@@ -15,7 +15,8 @@ runner = CliRunner()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env=env)
+    # Wide enough that a long temporary path is never wrapped inside a word.
+    result = runner.invoke(app, list(args), env={"COLUMNS": "400", **(env or {})})
     return result.exit_code, flat(result.output)
 
 

@@ -34,17 +34,25 @@ class Invocation:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-_process = Invocation(Console(), Console(stderr=True), Path.cwd())
 _current: ContextVar[Invocation | None] = ContextVar("invocation", default=None)
+_process: dict[str | None, Invocation] = {}
 
 
 def current() -> Invocation:
-    """The running command's invocation (the process's own, outside a host)."""
+    """The running command's invocation (the process's own, outside a host).
+
+    The process's consoles are made again when ``COLUMNS`` changes: Rich reads it once, when
+    a console is made, and a caller (a test runner, a wrapper script) may set it later."""
     found = _current.get()
     if found is not None:
         return found
-    _process.cwd = Path.cwd()
-    return _process
+    columns = os.environ.get("COLUMNS")
+    own = _process.get(columns)
+    if own is None:
+        _process.clear()
+        own = _process[columns] = Invocation(Console(), Console(stderr=True), Path.cwd())
+    own.cwd = Path.cwd()
+    return own
 
 
 @contextmanager
