@@ -6,6 +6,10 @@ that paragraph and exits non-zero, without a traceback.
 
     AudienceError
     ├── ConfigError            audience.toml or an argument has a wrong key, type or value
+    ├── NotFoundError          a run, segment, contact, job or key asked for does not exist
+    ├── ConflictError          what was asked clashes with the workspace's state
+    │   ├── JobConflictError   (serve.jobs) a background run is already going
+    │   └── ModelMissingError  a run's fitted models are not stored
     ├── WorkspaceError         the workspace folder or database is missing or unusable
     │   ├── SchemaVersionError the database was written by a newer Audience
     │   └── WorkspaceBusyError another command held the workspace longer than we could wait
@@ -31,8 +35,18 @@ class ConfigError(AudienceError):
     """A configuration key or argument is unknown, of the wrong type, or out of range."""
 
 
-class NotFoundError(ConfigError):
-    """A run, segment, contact or key named by the caller does not exist."""
+class NotFoundError(AudienceError):
+    """A run, segment, contact, job or key named by the caller does not exist (HTTP 404)."""
+
+
+class ConflictError(AudienceError):
+    """What was asked clashes with the workspace's state, not with the request's form
+    (HTTP 409): a run already going, a run whose models are not kept."""
+
+
+class ModelMissingError(ConflictError):
+    """A run's fitted models (``models/<run>.joblib``) are not stored: it was made before
+    runs kept them, or the file was removed. Segmenting again makes a run that has them."""
 
 
 class WorkspaceError(AudienceError):

@@ -512,3 +512,14 @@ def test_assign_before_any_run_is_409(built_workspace: Any, tmp_path: Any) -> No
         response = client.post("/api/assign", json={"features": {}}, headers={"X-API-Key": text})
     assert response.status_code == 409
     assert "POST /api/runs" in response.json()["detail"]
+
+
+def test_a_run_whose_models_were_removed_is_a_409_not_a_422(served: Served) -> None:
+    """Issue 17: the missing file is the workspace's state, not a mistake in the request."""
+    run = served.workspace.run_id()
+    (served.workspace.path / "models" / f"{run}.joblib").unlink()
+    response = served.client.post(
+        "/api/assign", json={"features": {"order_count": 1}}, headers=served.as_reader()
+    )
+    assert response.status_code == 409
+    assert "does not exist" in response.json()["detail"]

@@ -36,7 +36,7 @@ import joblib  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
-from audience.errors import ConfigError
+from audience.errors import ConfigError, ModelMissingError, WorkspaceError
 from audience.features.compiled import (
     CompiledPreprocessor,
     PreparedColumns,
@@ -221,13 +221,13 @@ class SegmentAssigner(_Compiles):
     @classmethod
     def load(cls, path: Path) -> SegmentAssigner:
         if not path.is_file():
-            raise ConfigError(
+            raise ModelMissingError(
                 f"{path} does not exist: the run was made before runs kept their models, or "
                 "the file was removed. Run `audience segment` again."
             )
         loaded = joblib.load(path)
         if not isinstance(loaded, cls):
-            raise ConfigError(f"{path} does not hold a segment assigner.")
+            raise WorkspaceError(f"{path} does not hold a segment assigner.")
         return loaded
 
     @cached_property

@@ -12,6 +12,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from audience.errors import NotFoundError
 from audience.serve.auth import Admin, Reader, service_of
 from audience.serve.batching import AssignBatcher
 from audience.serve.jobs import Job
@@ -138,7 +139,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def get_job(request: Request, job_id: str, _key: Reader) -> Response:
     job = service_of(request).jobs.get(job_id)
     if job is None:
-        return _json({"detail": f"There is no job {job_id!r} on this server."}, 404)
+        raise NotFoundError(f"There is no job {job_id!r} on this server.")
     return _json(_job(job))
 
 

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from audience.errors import AudienceError, ConfigError
+from audience.errors import AudienceError, ConflictError
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 
 
-class JobConflictError(ConfigError):
+class JobConflictError(ConflictError):
     """A run is already going; the server runs one at a time."""
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from audience.errors import AudienceError, NotFoundError, WorkspaceError
-from audience.serve.jobs import JobConflictError
+from audience.errors import AudienceError, ConflictError, NotFoundError, WorkspaceError
 
 MISSING_KEY = (
     "This endpoint needs an API key: send it as 'X-API-Key: aud_…' or "
@@ -20,11 +19,13 @@ INVALID_KEY = "The API key is not valid: it is malformed, unknown or revoked."
 
 
 def audience_error_status(exc: AudienceError) -> int:
-    """404 for what does not exist, 409 for a conflict with the server's state, else 422."""
+    """The one place an error's class becomes a status: 404 for what does not exist, 409
+    for a clash with the workspace's state (a run going, models not kept, nothing segmented
+    yet), 422 for anything else the caller sent."""
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, JobConflictError | WorkspaceError):
-        return 409  # a run already going; nothing segmented yet
+    if isinstance(exc, ConflictError | WorkspaceError):
+        return 409
     return 422
 
 
