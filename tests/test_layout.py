@@ -15,7 +15,7 @@ import pytest
 import audience
 
 ORDER = [
-    {"errors"},
+    {"errors", "segment_ids"},
     {"config", "progress"},
     {"synth", "ingest"},
     {"validate"},
@@ -69,3 +69,30 @@ def test_imports_run_one_way(path: Path) -> None:
         if target != own and RANK[target] >= RANK[own]
     ]
     assert not backwards, f"{path.name} ({own}) imports later steps: {backwards}"
+
+
+OWNED_WORDS = {"suppressed", "outliers", "cluster"}
+"""Segment-id words with one owner, :mod:`audience.segment_ids` (issue 17)."""
+
+
+def _word_literals(tree: ast.AST) -> list[tuple[int, str]]:
+    """String constants that are these words, dictionary keys aside (a definition's
+    ``"cluster": True`` names a property, not a segment)."""
+    keys = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in keys:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if text in OWNED_WORDS or text.startswith(("suppressed/", "cluster-")):
+                found.append((node.lineno, text))
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_segment_id_words_are_spelled_by_their_owner_only(path: Path) -> None:
+    if path.name == "segment_ids.py":
+        return
+    literals = _word_literals(ast.parse(path.read_text(encoding="utf-8")))
+    assert not literals, f"{path.name} spells segment-id words itself: {literals}"

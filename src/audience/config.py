@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from audience.errors import ConfigError
+from audience.segment_ids import SUPPRESSED
 
 CONFIG_FILE = "audience.toml"
 
@@ -162,6 +163,10 @@ class PreprocessConfig(_Section):
 
 
 ClusterMethod = Literal["kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
+"""Every clustering method, as ``audience.toml`` and ``--method`` spell it (one owner:
+:mod:`audience.models.registry` maps these names to estimators)."""
+MethodChoice = Literal["auto", ClusterMethod]
+"""A method, or ``auto`` to compare ``[models] methods``."""
 
 CLUSTER_FEATURES = (
     "recency_days", "order_count", "revenue_total", "revenue_mean", "days_between_orders_mean",
@@ -243,9 +248,7 @@ class ModelsConfig(_Section):
     """How contacts are clustered and how the method and number of segments are chosen
     (``[models]``; the rule is documented in :mod:`audience.models.selection`)."""
 
-    method: Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"] = (
-        "auto"
-    )
+    method: MethodChoice = "auto"
     """``auto`` sweeps ``methods``; a method name uses only that one."""
     methods: list[ClusterMethod] = Field(default_factory=lambda: [*_DEFAULT_METHODS], min_length=1)
     """The methods ``auto`` compares, in order of preference for ties."""
@@ -342,9 +345,7 @@ class BroadSegment(_Section):
     """A display name; unset: named like a persona from its profile."""
     cluster: bool = True
     """Cluster the contacts of this segment (``[models]``, with ``method`` and ``k`` below)."""
-    method: (
-        Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"] | None
-    ) = None
+    method: MethodChoice | None = None
     """Overrides ``models.method`` inside this segment."""
     k: Annotated[int, Field(ge=2)] | None = None
     """Overrides ``models.k`` inside this segment."""
@@ -377,7 +378,7 @@ class SegmentsConfig(_Section):
     @model_validator(mode="after")
     def _unique_ids(self) -> SegmentsConfig:
         ids = [b.id for b in self.broad] + ([self.fallback] if self.fallback else [])
-        taken = {"suppressed", *(i for i in ids if ids.count(i) > 1)}
+        taken = {SUPPRESSED, *(i for i in ids if ids.count(i) > 1)}
         clash = sorted(taken & set(ids))
         if clash:
             raise ValueError(

@@ -18,6 +18,7 @@ from typing import Literal
 
 from audience.config import SegmentsConfig
 from audience.errors import ConfigError
+from audience.segment_ids import SUPPRESSED_LIKE, is_suppressed_id
 from audience.segments.branches import RulePlan, plan_rules, rule_rows_sql, suppression_sql
 from audience.store.database import Database
 from audience.store.results import scalar_int
@@ -78,7 +79,7 @@ def _members(suppress: str) -> str:
     """Members of the segment (and of those under it), each flagged ``suppressed``."""
     return f"""
 SELECT m.contact_id, c.email, m.segment_id, s.name AS segment_name,
-       (m.segment_id LIKE 'suppressed/%' OR coalesce(r._by_rule, false) OR {_CONSENT})
+       (m.segment_id LIKE '{SUPPRESSED_LIKE}' OR coalesce(r._by_rule, false) OR {_CONSENT})
            AS suppressed
 FROM memberships m
 JOIN segments s ON s.run_id = m.run_id AND s.segment_id = m.segment_id
@@ -100,7 +101,7 @@ def export_segment(
 ) -> ExportResult:
     """Write the segment's contactable members to ``path`` in ``platform``'s layout;
     ``suppress`` holds the run's suppression rules (:func:`run_rules`)."""
-    if segment_id == "suppressed" or segment_id.startswith("suppressed/"):
+    if is_suppressed_id(segment_id):
         raise ConfigError(
             f"--segment {segment_id} is suppressed: its contacts must not be contacted, so it "
             "cannot be exported. Pick a segment from `audience segments`."

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from audience.segment_ids import SUPPRESSED, is_suppressed_id
 from audience.store.profile import DataProfile
 from audience.store.segment_runs import segment_names
 from audience.validate import REASONS, IngestReport
@@ -158,7 +159,7 @@ def segment_tree(segments: pd.DataFrame, title: str) -> Table:
     for row, depth in _tree_order(segments):
         traits = row.get("traits")
         trait = traits[0] if isinstance(traits, list | tuple) and len(traits) else ""
-        suppressed = str(row["segment_id"]).startswith("suppressed")
+        suppressed = is_suppressed_id(str(row["segment_id"]))
         table.add_row(
             Text("  " * depth + str(row["segment_id"])),
             Text(str(row["name"] or "")),
@@ -182,7 +183,7 @@ def _tree_order(segments: pd.DataFrame) -> list[tuple[dict[Hashable, Any], int]]
     def walk(parent: str | None, depth: int) -> list[tuple[dict[Hashable, Any], int]]:
         ordered = sorted(
             children.get(parent, []),
-            key=lambda r: (r["segment_id"] != "suppressed", -int(r["size"]), r["segment_id"]),
+            key=lambda r: (r["segment_id"] != SUPPRESSED, -int(r["size"]), r["segment_id"]),
         )
         out: list[tuple[dict[Hashable, Any], int]] = []
         for row in ordered:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,13 +17,11 @@ from audience.cli.common import (
     parse_as_of,
 )
 from audience.cli.progress import step_bar
+from audience.config import MethodChoice
 from audience.errors import ConfigError
 
 if TYPE_CHECKING:
     from audience.segments.summary import TreeReport
-
-
-MethodChoice = Literal["auto", "kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
 
 
 @friendly

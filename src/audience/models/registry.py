@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
-Method = Literal["kmeans", "gmm", "hierarchical", "dbscan", "hdbscan", "kprototypes"]
+from audience.config import ClusterMethod as Method
+
 METHODS: tuple[str, ...] = get_args(Method)
 PER_K = frozenset({"kmeans", "gmm", "hierarchical", "kprototypes"})
 """Methods told the number of segments; DBSCAN and HDBSCAN find it themselves."""

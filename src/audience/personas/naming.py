@@ -56,6 +56,7 @@ from typing import Literal
 
 from audience.personas.profiles import Profiles
 from audience.personas.signals import Signals, segment_signals, trait_sentences
+from audience.segment_ids import OUTLIERS, SUPPRESSED
 
 Stage = Literal[
     "awareness", "consideration", "purchase", "retention", "advocacy", "at risk / lapsed"
@@ -270,9 +271,6 @@ _MIN_STANDOUT = 0.25
 """A signal names a fallback segment only if its ``|z|`` reaches this."""
 _MIN_QUALIFIER = 0.2
 """A signal qualifies a clashing name only if its ``|z|`` reaches this."""
-
-SUPPRESSED = "suppressed"
-OUTLIERS = "outliers"
 
 
 def name_segments(profiles: Profiles) -> dict[str, Persona]:

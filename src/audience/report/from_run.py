@@ -23,6 +23,7 @@ from audience.features.preprocess import build_preprocessor
 from audience.personas import profile_segments
 from audience.report.data import ReportData
 from audience.report.html import write_report
+from audience.segment_ids import is_suppressed_id
 from audience.segments.changes import read_changes
 from audience.segments.explaining import contactable_features
 from audience.store.database import Database
@@ -52,7 +53,7 @@ def run_report_data(db: Database, config: WorkspaceConfig, run_id: str) -> Repor
     total = int(tree.loc[tree["parent_id"].isna(), "size"].sum())
     leaves = _leaves(tree)
     # Persona cards for the segments people can be sent to: not suppressed, not empty.
-    contactable = leaves[(leaves["size"] > 0) & ~leaves["segment_id"].str.startswith("suppressed")]
+    contactable = leaves[(leaves["size"] > 0) & ~leaves["segment_id"].map(is_suppressed_id)]
     return ReportData(
         title=f"Audience segments, {as_of:%Y-%m-%d}",
         run_id=run_id,

@@ -19,10 +19,10 @@ import pandas as pd
 
 from audience.config import BroadSegment, SegmentsConfig
 from audience.features.table import FEATURE_COLUMNS
+from audience.segment_ids import SUPPRESSED, suppressed_id
 from audience.segments.rules import Rule, parse_rule
 from audience.store.database import Database
 
-SUPPRESSED = "suppressed"
 CONTACT_COLUMNS = ("consent", "signup_at", "email_domain")
 """Contact attributes rules may use besides the features (no raw email: see DOMAIN.md)."""
 RULE_COLUMNS = (*FEATURE_COLUMNS, *CONTACT_COLUMNS)
@@ -52,10 +52,10 @@ class RulePlan:
     def definitions(self) -> dict[str, dict[str, object]]:
         """What each rule node of the tree stores as its definition."""
         out: dict[str, dict[str, object]] = {
-            f"{SUPPRESSED}/{reason}": {"kind": "suppressed", "rule": rule.text}
+            suppressed_id(reason): {"kind": SUPPRESSED, "rule": rule.text}
             for reason, rule in self.suppress
         }
-        out[SUPPRESSED] = {"kind": "suppressed", "rules": {r: x.text for r, x in self.suppress}}
+        out[SUPPRESSED] = {"kind": SUPPRESSED, "rules": {r: x.text for r, x in self.suppress}}
         for broad, rule in self.broad:
             out[broad.id] = {"kind": "rule", "rule": rule.text, "cluster": broad.cluster}
         if self.fallback:
@@ -86,7 +86,7 @@ def assign_branches(db: Database, plan: RulePlan, as_of: datetime) -> pd.DataFra
 
 def branch_case(plan: RulePlan) -> str:
     """The SQL ``CASE`` giving each row its branch (the rules are checked, ids are slugs)."""
-    cases = [(f"{SUPPRESSED}/{reason}", rule) for reason, rule in plan.suppress]
+    cases = [(suppressed_id(reason), rule) for reason, rule in plan.suppress]
     cases += [(broad.id, rule) for broad, rule in plan.broad]
     whens = " ".join(f"WHEN ({rule.sql}) THEN '{branch}'" for branch, rule in cases)
     otherwise = f"'{plan.fallback}'" if plan.fallback else "NULL"
@@ -102,4 +102,4 @@ def suppression_sql(plan: RulePlan) -> str:
 
 def is_suppressed(branch: pd.Series) -> pd.Series:
     """Whether each branch is under ``suppressed/``."""
-    return branch.fillna("").str.startswith(f"{SUPPRESSED}/")
+    return branch.fillna("").str.startswith(suppressed_id(""))

@@ -14,6 +14,7 @@ import pandas as pd
 from audience.config import WorkspaceConfig
 from audience.errors import NotFoundError
 from audience.personas import Profiles, profile_segments, why
+from audience.segment_ids import is_suppressed_id
 from audience.segments.branches import is_suppressed
 from audience.store.database import Database
 from audience.store.features_table import read_features
@@ -68,7 +69,7 @@ def contact_reasons(
     if found is None:
         raise no_segment(contact_id, run_id)
     segment_id = found[0]
-    if segment_id.startswith("suppressed/"):
+    if is_suppressed_id(segment_id):
         node = read_tree(db, run_id).set_index("segment_id").loc[segment_id]
         return segment_id, [f"matched the suppression rule {node['definition'].get('rule')}"]
     _created, as_of, _config, _metrics = read_run(db, run_id)

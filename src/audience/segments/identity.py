@@ -39,9 +39,9 @@ import pyarrow.compute as pc
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 from audience.config import IdentityConfig
+from audience.segment_ids import CLUSTER
 from audience.store.database import Database, registered
 
-CLUSTER = "cluster"
 LINEAGE_COLUMNS = ("segment_id", "status", "related", "matched_by", "jaccard", "distance")
 
 

@@ -25,11 +25,10 @@ from audience.models.inputs import ClusteringInput
 from audience.models.summary import SegmentationReport, describe_fit, describe_run
 from audience.models.warm import can_refit_warm, refit_warm
 from audience.progress import StepProgress
+from audience.segment_ids import CLUSTER, OUTLIERS, SUPPRESSED, cluster_ids, suppressed_id
 from audience.segments.assign import BranchAssigner
-from audience.segments.branches import SUPPRESSED, RulePlan
+from audience.segments.branches import RulePlan
 from audience.segments.merging import merge_small_clusters
-
-OUTLIERS = "outliers"
 
 
 @dataclass(frozen=True)
@@ -135,12 +134,10 @@ def _rule_nodes(
     leaf: pd.Series, plan: RulePlan, definitions: dict[str, dict[str, Any]]
 ) -> list[Node]:
     counts = leaf.value_counts().to_dict()
-    suppressed = [f"{SUPPRESSED}/{reason}" for reason, _ in plan.suppress]
-    nodes = [Node(SUPPRESSED, None, "suppressed", sum(counts.get(s, 0) for s in suppressed),
+    suppressed = [suppressed_id(reason) for reason, _ in plan.suppress]
+    nodes = [Node(SUPPRESSED, None, SUPPRESSED, sum(counts.get(s, 0) for s in suppressed),
                   definitions[SUPPRESSED])]  # fmt: skip
-    nodes += [
-        Node(s, SUPPRESSED, "suppressed", counts.get(s, 0), definitions[s]) for s in suppressed
-    ]
+    nodes += [Node(s, SUPPRESSED, SUPPRESSED, counts.get(s, 0), definitions[s]) for s in suppressed]
     nodes += [
         Node(b.id, None, "rule", counts.get(b.id, 0), {**definitions[b.id], "name": b.name})
         for b, _ in plan.broad
@@ -245,11 +242,7 @@ def _refit(
 
 def _cluster_ids(branch: str, labels: np.ndarray) -> np.ndarray:
     k = int(labels.max()) + 1 if labels.size else 0
-    width = max(2, len(str(k)))
-    ids = np.array(
-        [f"{branch}/{OUTLIERS}", *(f"{branch}/cluster-{i + 1:0{width}d}" for i in range(k))],
-        dtype=object,
-    )
+    ids = np.array(cluster_ids(k, prefix=f"{branch}/"), dtype=object)
     return ids[labels + 1]  # type: ignore[no-any-return]
 
 
@@ -263,7 +256,7 @@ def _cluster_nodes(
     for label in np.unique(labels):
         members = labels == label
         node_id = str(ids[np.flatnonzero(members)[0]])
-        kind = OUTLIERS if label == NOISE else "cluster"
+        kind = OUTLIERS if label == NOISE else CLUSTER
         definition: dict[str, Any] = {"kind": kind, "method": report.method, "label": int(label)}
         nodes.append(Node(node_id, branch, kind, int(members.sum()), definition))
     return nodes

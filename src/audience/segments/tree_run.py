@@ -38,6 +38,7 @@ from audience.personas import (
     surrogate_rules,
 )
 from audience.progress import StepProgress, no_progress
+from audience.segment_ids import CLUSTER, OUTLIERS, SUPPRESSED
 from audience.segments.assign import BranchAssigner, SegmentAssigner
 from audience.segments.branches import (
     RulePlan,
@@ -56,7 +57,7 @@ from audience.segments.identity import (
     write_lineage,
 )
 from audience.segments.summary import TreeReport
-from audience.segments.tree import OUTLIERS, Node, SegmentTree, WarmStart, build_tree
+from audience.segments.tree import Node, SegmentTree, WarmStart, build_tree
 from audience.store.database import Database
 from audience.store.features_table import read_features
 from audience.store.segment_runs import new_run_id, save_tree_run
@@ -175,7 +176,7 @@ def _assigner(run_id: str, plan: RulePlan, tree: SegmentTree) -> SegmentAssigner
     leaf_of = {
         (node.parent, node.definition["label"]): node.id
         for node in tree.nodes
-        if node.kind in ("cluster", OUTLIERS)
+        if node.kind in (CLUSTER, OUTLIERS)
     }
     branches = {
         fit.branch: BranchAssigner(
@@ -212,7 +213,7 @@ def _identity(
     clusters = [
         NewCluster(node.id, str(node.parent), _cluster_slug(node, personas))
         for node in tree.nodes
-        if node.kind == "cluster"
+        if node.kind == CLUSTER
     ]
     assigned = tree.leaf.notna().to_numpy()
     members = pd.DataFrame(
@@ -325,9 +326,9 @@ def _plain(values: dict[Any, Any]) -> dict[str, Any]:
 
 
 def _default_name(node: Node) -> str:
-    if node.id == "suppressed":
+    if node.id == SUPPRESSED:
         return "Suppressed (not contactable)"
-    if node.kind == "suppressed":
+    if node.kind == SUPPRESSED:
         return f"Suppressed: {node.id.split('/', 1)[1].replace('_', ' ')}"
     return node.id.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from audience.errors import WorkspaceError
 from audience.personas import Profiles
+from audience.segment_ids import is_suppressed_id
 from audience.segments.assign import SegmentAssigner
 from audience.segments.changes import RunChanges
 from audience.segments.contact_rows import rescore_rfm
@@ -205,7 +206,7 @@ class Service:
                 raise no_segment(contact_id, run)
             segment_id = found[0]
             name = str(self.workspace.find_segment(segment_id, run)["name"])
-        profiles = None if segment_id.startswith("suppressed/") else self.profiles(run)
+        profiles = None if is_suppressed_id(segment_id) else self.profiles(run)
         with self.lock:
             segment_id, reasons = self.workspace.why(contact_id, run, profiles)
         return {

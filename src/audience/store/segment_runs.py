@@ -12,10 +12,9 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from audience.segment_ids import cluster_ids
 from audience.store.database import Database
 from audience.store.results import scalar_int
-
-NOISE_SEGMENT = "outliers"
 
 
 def new_run_id(db: Database, created_at: datetime) -> str:
@@ -27,8 +26,7 @@ def new_run_id(db: Database, created_at: datetime) -> str:
 
 def segment_names(n_segments: int) -> list[str]:
     """Segment ids by label + 1: ``outliers`` for noise (-1), then ``cluster-01``…"""
-    width = max(2, len(str(n_segments)))
-    return [NOISE_SEGMENT, *(f"cluster-{label + 1:0{width}d}" for label in range(n_segments))]
+    return cluster_ids(n_segments)
 
 
 def save_cluster_run(
