@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from audience.cli import render
 from audience.cli.common import WorkspaceOption, friendly, open_workspace, out_console, parse_as_of
@@ -44,7 +45,13 @@ def ingest(
         list[str] | None,
         typer.Option("--map", help="Map a column: --map 'Order Amount=revenue'. Repeatable."),
     ] = None,
-    encoding: Annotated[str, typer.Option(help="Text encoding of CSV/JSON files.")] = "utf-8",
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="Text encoding of CSV/JSON files without a byte-order mark, e.g. cp1252 for "
+            "an Excel CSV (UTF-8, UTF-16 and UTF-32 with a mark are detected)."
+        ),
+    ] = "utf-8",
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Read a file, check every row, store the good ones and quarantine the rest."""
@@ -106,5 +113,6 @@ def quarantine(
         ).fetchall()
     table = Table("file", "line", "reason", "detail", title=f"quarantine (first {limit})")
     for source, line, why, detail in rows:
-        table.add_row(Path(source).name, str(line), why, detail)
+        # File names and details quote the file's own text: shown as text, never as markup.
+        table.add_row(Text(Path(source).name), str(line), why, Text(detail))
     out_console.print(table)

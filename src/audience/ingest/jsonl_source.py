@@ -7,22 +7,22 @@ lifted to columns and then mapped like any other header.
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
-from audience.errors import SourceFileError
 from audience.ingest.batch import RawBatch, ReadChunk, Unreadable
 from audience.ingest.mapping import Kind
 from audience.ingest.sources import Format
+from audience.ingest.text import MAX_LINE_BYTES, TooLong, open_lines, sniff_text
 
 _EVENT_CALLS = {"track": None, "page": "Page Viewed", "screen": "Screen Viewed"}
-_BOM = b"\xef\xbb\xbf"
+Nested = (dict, list)
+_LITERALS = ("NaN", "Infinity", "-Infinity", "nan", "inf")
 
 
 class JsonlSource:
@@ -33,7 +33,10 @@ class JsonlSource:
     def __init__(self, path: Path, kind: Kind, *, encoding: str = "utf-8") -> None:
         self.path = path
         self.kind = kind
-        self.encoding = encoding
+        self.text = sniff_text(path, encoding)
+
+    def check_mapped(self, renames: Mapping[str, str]) -> None:
+        """Every text cell is one value."""
 
     @property
     def columns(self) -> list[str]:
@@ -41,27 +44,27 @@ class JsonlSource:
         return []
 
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
-        with self._open() as handle:
-            number = 0
-            while True:
-                chunk = ReadChunk()
-                rows: dict[Kind, tuple[list[dict[str, Any]], list[int], list[bytes]]] = {}
-                read = 0
-                for line in handle:
-                    number += 1
-                    if number == 1 and line.startswith(_BOM):
-                        line = line[len(_BOM) :]
-                    if not line.strip():
-                        continue
+        lines = open_lines(self.text)
+        number = 0
+        while True:
+            chunk = ReadChunk()
+            rows: dict[Kind, tuple[list[dict[str, Any]], list[int], list[bytes]]] = {}
+            read = 0
+            for line in lines:
+                number += 1
+                if isinstance(line, TooLong):
+                    read += 1
+                    chunk.unreadable.append(self._too_long(line, number))
+                elif line.strip():
                     read += 1
                     self._route(line, number, rows, chunk)
-                    if read >= chunk_rows:
-                        break
-                if read == 0:
-                    return
-                for kind, (records, lines, raws) in rows.items():
-                    chunk.batches.append(_batch(kind, records, lines, raws))
-                yield chunk
+                if read >= chunk_rows:
+                    break
+            if read == 0:
+                return
+            for kind, (records, numbers, raws) in rows.items():
+                chunk.batches.append(_batch(kind, records, numbers, raws))
+            yield chunk
 
     def _route(
         self,
@@ -73,7 +76,8 @@ class JsonlSource:
         try:
             call = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            chunk.unreadable.append(self._bad(line, number, "malformed_json", f"not JSON: {exc}"))
+            reason, detail = json_problem(line, exc)
+            chunk.unreadable.append(self._bad(line, number, reason, detail))
             return
         if not isinstance(call, dict):
             detail = f"expected a JSON object, got {type(call).__name__}"
@@ -81,8 +85,16 @@ class JsonlSource:
             return
         kind, record = flatten_call(call, self.kind)
         if kind is None:
-            detail = f"call type {call.get('type')!r} is not identify, track or page"
+            detail = f"call type {_shown(call.get('type'))} is not identify, track or page"
             chunk.unreadable.append(self._bad(line, number, "unsupported_call", detail))
+            return
+        nested = next((key for key, value in record.items() if isinstance(value, Nested)), None)
+        if nested is not None:
+            detail = (
+                f"{nested!r} must be one value (text or a number), "
+                f"got {'an object' if isinstance(record[nested], dict) else 'a list'}"
+            )
+            chunk.unreadable.append(self._bad(line, number, "nested_value", detail))
             return
         records, lines, raws = rows.setdefault(kind, ([], [], []))
         records.append(record)
@@ -90,23 +102,43 @@ class JsonlSource:
         raws.append(line)
 
     def _bad(self, line: bytes, number: int, reason: str, detail: str) -> Unreadable:
-        raw = line.decode(self.encoding, errors="replace").rstrip("\r\n")
+        raw = line.decode(self.text.encoding, errors="replace").rstrip("\r\n")
         return Unreadable(line=number, raw=raw, reason=reason, detail=detail, kind=self.kind)
 
-    def _open(self) -> IO[bytes]:
-        with self.path.open("rb") as probe:
-            compressed = probe.read(2) == b"\x1f\x8b"
-        try:
-            if compressed:
-                return cast(IO[bytes], gzip.open(self.path, "rb"))
-            return self.path.open("rb")
-        except OSError as exc:
-            raise SourceFileError(f"cannot read {self.path}: {exc}. Nothing was stored.") from None
+    def _too_long(self, line: TooLong, number: int) -> Unreadable:
+        detail = f"the line is {line.size:,} bytes long; the longest allowed is {MAX_LINE_BYTES:,}"
+        return self._bad(line.head + "…".encode(), number, "line_too_long", detail)
+
+
+def json_problem(line: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
+    """The quarantine reason and detail for a line that does not parse as JSON."""
+    message = str(exc.msg)
+    where = f"at column {exc.colno}"
+    if "infinity when parsed" in message:
+        return "number_out_of_range", f"the number {where} is too large for a 64-bit float"
+    if "depth limit" in message:
+        return "nesting_too_deep", f"objects and lists nest deeper than 1,024 levels ({where})"
+    rest = line.decode("utf-8", errors="replace")[max(exc.pos - 1, 0) :]
+    literal = next((word for word in _LITERALS if rest.lstrip("-:, ").startswith(word)), None)
+    if literal is not None:
+        return (
+            "nonstandard_literal",
+            f"{literal} {where} is not a JSON value (write null, or leave the field out)",
+        )
+    return "malformed_json", f"not JSON: {message} {where}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    return repr(value)[:200]
 
 
 def flatten_call(call: dict[str, Any], default_kind: Kind) -> tuple[Kind | None, dict[str, Any]]:
     """One Segment call as a flat record of scalar fields, and the kind it belongs to."""
     call_type = call.get("type")
+    if not isinstance(call_type, str | None):
+        return None, {}
     if call_type is None:
         call_type = "track" if "event" in call else "identify" if "traits" in call else None
     record: dict[str, Any] = {}

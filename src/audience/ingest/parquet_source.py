@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +38,24 @@ class ParquetSource:
                 f"Expected Parquet, CSV or JSON Lines. Nothing was stored."
             ) from None
         self._flat_names = _flat_names(self._file.schema_arrow)
+        self._flat_types = _flat_types(self._file.schema_arrow)
 
     @property
     def columns(self) -> list[str]:
         return list(self._flat_names)
+
+    def check_mapped(self, renames: Mapping[str, str]) -> None:
+        """A list or map column cannot hold a field's one value per row: refuse the file."""
+        types = dict(zip(self._flat_names, self._flat_types, strict=True))
+        for column, field in renames.items():
+            kind = types.get(column)
+            if kind is not None and pa.types.is_nested(kind):
+                raise SourceFileError(
+                    f"cannot ingest {self.path}: column {column!r} (read as {field!r}) holds "
+                    f"{kind}, not one value per row. Expected text, a number or a timestamp; "
+                    f"map another column with --map, or flatten it before ingesting. "
+                    f"Nothing was stored."
+                )
 
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
         offset = 0
@@ -69,6 +83,10 @@ def _flat_names(schema: pa.Schema) -> list[str]:
                 break
         short.append(name)
     return short if len(set(short)) == len(short) else names
+
+
+def _flat_types(schema: pa.Schema) -> list[pa.DataType]:
+    return list(pa.Table.from_batches([], schema=schema).flatten().schema.types)
 
 
 def _renderer(frame: pd.DataFrame) -> Callable[[np.ndarray], list[str]]:

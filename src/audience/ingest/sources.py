@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
 from audience.errors import SourceFileError
 from audience.ingest.batch import ReadChunk
 from audience.ingest.mapping import Kind
+from audience.ingest.text import TextFile, read_head, sniff_text
 
 Format = Literal["csv", "parquet", "jsonl"]
 
@@ -36,6 +36,10 @@ class Source(Protocol):
 
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]: ...
 
+    def check_mapped(self, renames: Mapping[str, str]) -> None:
+        """Refuse the file if a column mapped to a field (``renames[column] = field``) can
+        never hold that field's single values."""
+
 
 def detect_format(path: Path) -> Format:
     """By extension (``.csv.gz`` counts as ``.csv``), else by the first bytes."""
@@ -49,32 +53,29 @@ def detect_format(path: Path) -> Format:
         return "parquet"
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "jsonl"
+    text = sniff_text(path, "utf-8")
+    if text.bom and _first_text(head, text).lstrip().startswith("{"):
+        return "jsonl"
     return "csv"
-
-
-def read_head(path: Path, size: int) -> bytes:
-    """The first ``size`` bytes, decompressed if the file is gzip."""
-    with path.open("rb") as handle:
-        head = handle.read(size)
-    if head.startswith(b"\x1f\x8b"):
-        try:
-            with gzip.open(path, "rb") as handle:
-                return handle.read(size)
-        except (OSError, EOFError) as exc:
-            raise SourceFileError(
-                f"{path} looks gzip-compressed but cannot be read: {exc}. Nothing was stored."
-            ) from None
-    return head
 
 
 def open_source(
     path: Path, kind: Kind, *, encoding: str = "utf-8", fmt: Format | None = None
 ) -> Source:
     """Open ``path`` for reading; raise :class:`SourceFileError` if that is impossible."""
-    if not path.exists():
+    try:
+        exists, is_file, is_dir = path.exists(), path.is_file(), path.is_dir()
+    except OSError as exc:  # a symlink loop, a name too long
+        raise SourceFileError(f"cannot ingest {path}: {exc.strerror}.") from None
+    if not exists:
         raise SourceFileError(f"cannot ingest {path}: no such file. Check the path and retry.")
-    if not path.is_file():
+    if is_dir:
         raise SourceFileError(f"cannot ingest {path}: it is a directory, not a file.")
+    if not is_file:
+        raise SourceFileError(
+            f"cannot ingest {path}: it is not a regular file (a pipe, socket or device); "
+            f"save the data to a file and ingest that."
+        )
     fmt = fmt or detect_format(path)
     # Imported here so that opening one format never pays for another's reader.
     if fmt == "csv":
@@ -103,3 +104,8 @@ def guess_kind(path: Path, fmt: Format) -> Kind | None:
         if any(word in name for word in words):
             return kind  # type: ignore[return-value]
     return None
+
+
+def _first_text(head: bytes, text: TextFile) -> str:
+    """The head decoded as its byte-order mark says (a wide encoding's, before recoding)."""
+    return head[len(text.bom) :].decode(text.declared, errors="ignore")
