@@ -8,6 +8,7 @@ is expected, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -56,6 +57,11 @@ class IngestConfig(_Section):
     future_tolerance_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24.0
     """How far past the ingest time a timestamp may lie before it is refused as "in the
     future". A day covers clocks and time zones that disagree; anything later is a bug."""
+
+    earliest_timestamp: date = date(1990, 1, 1)
+    """The earliest date a timestamp (an event's, an order's, a signup) may have. Earlier
+    ones are quarantined: they are the epoch (1970) or a year 0 written by a broken export,
+    not email marketing, and a date before year 1 breaks later date arithmetic."""
 
 
 class FeaturesConfig(_Section):
@@ -527,6 +533,8 @@ chunk_rows = 200000
 memory_limit = "512MB"
 # How many hours past the ingest time a timestamp may lie before it counts as "in the future".
 future_tolerance_hours = 24.0
+# The earliest date a timestamp may have; earlier ones are quarantined (ISO date).
+earliest_timestamp = 1990-01-01
 
 [features]
 # DuckDB's memory limit while computing features.

@@ -12,7 +12,8 @@ that paragraph and exits non-zero, without a traceback.
     │   └── ModelMissingError  a run's fitted models are not stored
     ├── WorkspaceError         the workspace folder or database is missing or unusable
     │   ├── SchemaVersionError the database was written by a newer Audience
-    │   └── WorkspaceBusyError another command held the workspace longer than we could wait
+    │   ├── WorkspaceBusyError another command held the workspace longer than we could wait
+    │   └── StorageFullError   the disk or the memory limit ran out while writing; nothing kept
     ├── IngestError            a whole file cannot be ingested (bad rows go to quarantine)
     │   ├── SourceFileError    missing, unreadable, or not in a format we read
     │   └── MissingColumnsError a required column is absent after mapping
@@ -60,6 +61,11 @@ class SchemaVersionError(WorkspaceError):
 class WorkspaceBusyError(WorkspaceError):
     """Another process (or, in a server, another command) kept the workspace longer than
     ``store.lock_timeout_seconds``; nothing was changed."""
+
+
+class StorageFullError(WorkspaceError):
+    """DuckDB ran out of disk space (or of memory it could not spill) while writing; the
+    write was rolled back, so the workspace is as it was (HTTP 507)."""
 
 
 class IngestError(AudienceError):

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from audience.errors import AudienceError, ConflictError, NotFoundError, WorkspaceError
+from audience.errors import (
+    AudienceError,
+    ConflictError,
+    NotFoundError,
+    StorageFullError,
+    WorkspaceError,
+)
 
 MISSING_KEY = (
     "This endpoint needs an API key: send it as 'X-API-Key: aud_…' or "
@@ -21,9 +27,11 @@ INVALID_KEY = "The API key is not valid: it is malformed, unknown or revoked."
 def audience_error_status(exc: AudienceError) -> int:
     """The one place an error's class becomes a status: 404 for what does not exist, 409
     for a clash with the workspace's state (a run going, models not kept, nothing segmented
-    yet), 422 for anything else the caller sent."""
+    yet), 507 when the disk ran out, 422 for anything else the caller sent."""
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, StorageFullError):
+        return 507
     if isinstance(exc, ConflictError | WorkspaceError):
         return 409
     return 422

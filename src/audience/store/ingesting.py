@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from audience.config import IngestConfig
-from audience.errors import ConfigError
+from audience.errors import ConfigError, StorageFullError
 from audience.ingest import (
     ColumnMapping,
     Kind,
@@ -130,6 +131,7 @@ def ingest_file(
     header = None
     if source.format != "jsonl":
         header = resolve_columns(source.columns, kind, explicit, source=str(path))
+        source.check_mapped(header.renames)
     name = source_name or str(path)
     loader = Loader(db, uuid.uuid4().hex[:16], name, mark)
     tally = _Tally()
@@ -146,9 +148,22 @@ def ingest_file(
                 return _report(loader.ingest_id, name, source, kind, tally, result, seconds)
 
             return loader.commit(now, finish, within)
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            loader.discard()
+            raise _storage_full(name, exc, config) from None
         except BaseException:
             loader.discard()
             raise
+
+
+def _storage_full(name: str, exc: duckdb.Error, config: IngestConfig) -> StorageFullError:
+    first = str(exc).splitlines()[0][:300]
+    return StorageFullError(
+        f"cannot store {name}: the workspace ran out of room while writing its rows ({first}). "
+        f"Free disk space in the workspace folder and the temporary directory, or raise "
+        f"[ingest] memory_limit (now {config.memory_limit}) in audience.toml, and retry. "
+        f"Nothing was stored."
+    )
 
 
 def _ingest_chunk(
@@ -170,7 +185,8 @@ def _ingest_chunk(
             list(batch.frame.columns), batch.kind, explicit, require=False
         )
         tally.saw(mapping)
-        rules = Rules(now, timedelta(hours=config.future_tolerance_hours), mapping)
+        tolerance = timedelta(hours=config.future_tolerance_hours)
+        rules = Rules(now, tolerance, mapping, config.earliest_timestamp)
         checked = _CHECKS[batch.kind](to_fields(batch.frame, mapping, secret), batch.lines, rules)
         loader.stage(_TABLE[batch.kind], checked.accepted)
         loader.reject(_rejects(batch, checked))

@@ -10,7 +10,7 @@ duplicates in one transaction:
   except for contacts already stored, whose changed attributes are an *update*
   (a newer export; a missing value never erases a stored one).
 
-Events without a ``message_id`` are keyed by a hash of their content, ``h:<md5>``.
+Events without a ``message_id`` are keyed by their content (:mod:`audience.store.event_keys`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import pandas as pd
 
 from audience.ingest.fingerprint import Fingerprint
 from audience.store.database import Database
+from audience.store.event_keys import content_key_sql
 from audience.store.results import scalar_int
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
 from audience.validate.report import IngestReport
 
 Table = Literal["contacts", "events"]
 
-_SEPARATOR = "chr(31)"  # the ASCII unit separator: absent from real text fields
 _CONTACT_FIELDS = [c for c in CONTACT_COLUMNS if c != "ingest_id"]
 _EVENT_FIELDS = [c for c in EVENT_COLUMNS if c != "ingest_id"]
 _FIELDS: dict[Table, list[str]] = {"contacts": _CONTACT_FIELDS, "events": _EVENT_FIELDS}
@@ -105,8 +105,7 @@ class Loader:
         fields = _FIELDS[table]
         values = [f'"{c}"' for c in fields]
         if table == "events":
-            # The id of an event without one is stored, so it must be stable: an md5.
-            values[0] = f"coalesce(message_id, 'h:' || {_stable_hash('_incoming', fields[1:])})"
+            values[0] = f"coalesce(message_id, {content_key_sql('_incoming', fields[1:])})"
         select = ", ".join(["line", *values, _content_hash("_incoming", fields[1:])])
         self._append(f"_stage_{table}", rows, ["line", *fields], select)
 
@@ -318,12 +317,6 @@ def _content_hash(alias: str, columns: list[str]) -> str:
     DuckDB's ``hash`` may change between versions, so it is never stored.
     """
     return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
-
-
-def _stable_hash(alias: str, columns: list[str]) -> str:
-    """An md5 of a row's content that stays the same across runs and versions."""
-    parts = ", ".join(f"coalesce(CAST({alias}.\"{c}\" AS VARCHAR), '\\N')" for c in columns)
-    return f"md5(concat_ws({_SEPARATOR}, {parts}))"
 
 
 def _loose(columns: dict[str, str], name: str) -> str:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 import duckdb
 
 from audience.errors import SchemaVersionError
+from audience.store.event_keys import PREFIX as KEY_PREFIX
+from audience.store.event_keys import content_key_sql
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -245,12 +247,21 @@ _V4 = [
 )""",
 ]
 
+# Events stored without an id get their key again, in the unambiguous encoding of
+# `event_keys.py`: a file ingested before recognises its rows as duplicates.
+_V5 = [
+    "UPDATE events SET message_id = "
+    + content_key_sql("events", [c for c in EVENT_COLUMNS if c not in ("message_id", "ingest_id")])
+    + f" WHERE message_id LIKE '{KEY_PREFIX}%'"
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
 MIGRATIONS: list[Migration] = [
     _statements(_V1),
     _statements(_V2),
     _statements(_V3),
     _statements(_V4),
+    _statements(_V5),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -9,11 +9,12 @@ column as the file calls it, the value found and what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from audience.config import IngestConfig
 from audience.ingest.mapping import ColumnMapping
 from audience.validate.findings import Findings, shown
 from audience.validate.parsing import (
@@ -54,13 +55,27 @@ EVENT_FIELDS = [
 ORDER_EVENT = "Order Completed"
 
 
+MAX_AMOUNT = 1e12
+"""The largest revenue or price accepted: larger is a unit or parsing error (and sums of a
+few such values would lose every cent)."""
+MAX_QUANTITY = 1_000_000_000
+"""The largest quantity accepted (well inside a 64-bit integer)."""
+EARLIEST: date = IngestConfig().earliest_timestamp
+
+
 @dataclass(frozen=True)
 class Rules:
-    """What the checks depend on: the ingest time, the tolerance, and the file's headers."""
+    """What the checks depend on: the ingest time, the accepted span of timestamps, and the
+    file's headers."""
 
     now: datetime
     future_tolerance: timedelta
     mapping: ColumnMapping
+    earliest: date = EARLIEST
+
+    @property
+    def first(self) -> pd.Timestamp:
+        return pd.Timestamp(self.earliest, tz="UTC")
 
     @property
     def latest(self) -> pd.Timestamp:
@@ -193,6 +208,15 @@ def _check_timestamp(
             f"2024-03-05T10:22:11Z, got {shown(raw, i)}"
         ),
     )
+    early = (parsed < rules.first).fillna(False).to_numpy(dtype=bool)
+    found.add(
+        early,
+        "timestamp_out_of_range",
+        lambda i: (
+            f"{rules.column(name)} is {shown(raw, i)}, before {rules.earliest.isoformat()}, the "
+            f"earliest date accepted ([ingest] earliest_timestamp in audience.toml)"
+        ),
+    )
     future = (parsed > rules.latest).fillna(False).to_numpy(dtype=bool)
     hours = rules.future_tolerance.total_seconds() / 3600
     found.add(
@@ -216,6 +240,12 @@ def _check_amounts(
 def _check_amount(raw: pd.Series, column: str, found: Findings) -> pd.Series:
     numbers, bad = parse_numbers(raw)
     found.add(bad, "invalid_number", lambda i: f"{column} must be a number, got {shown(raw, i)}")
+    huge = (numbers > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool)
+    found.add(
+        huge,
+        "number_out_of_range",
+        lambda i: f"{column} must be at most {MAX_AMOUNT:,.0f}, got {shown(raw, i)}",
+    )
     negative = (numbers < 0).fillna(False).to_numpy(dtype=bool)
     found.add(
         negative,
@@ -234,13 +264,21 @@ def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.S
         "invalid_number",
         lambda i: f"{rules.column('quantity')} must be a whole number, got {shown(raw, i)}",
     )
+    huge = (numbers > MAX_QUANTITY).fillna(False).to_numpy(dtype=bool)
+    found.add(
+        huge,
+        "number_out_of_range",
+        lambda i: (
+            f"{rules.column('quantity')} must be at most {MAX_QUANTITY:,}, got {shown(raw, i)}"
+        ),
+    )
     negative = (numbers < 0).fillna(False).to_numpy(dtype=bool)
     found.add(
         negative,
         "negative_amount",
         lambda i: f"{rules.column('quantity')} must not be negative, got {shown(raw, i)}",
     )
-    return numbers.where(~fractional).round().astype("Int64")
+    return numbers.where(~fractional & ~huge).round().astype("Int64")
 
 
 def _check_rate(fields: pd.DataFrame, name: str, found: Findings, rules: Rules) -> pd.Series:
