@@ -60,14 +60,16 @@ def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Plain decimal numbers; text such as ``"12,50"`` or ``"$12"`` does not parse."""
+    """Plain decimal numbers; text such as ``"12,50"``, ``"$12"`` or ``"NaN"`` does not parse.
+
+    A number too large for a float (``1e400``) parses as infinite, for the range checks
+    to reject as out of range rather than as not a number."""
     if pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype("object")
     numbers = pd.to_numeric(
         values if pd.api.types.is_numeric_dtype(values.dtype) else as_text(values),
         errors="coerce",
     ).astype("float64")
-    numbers = numbers.where(np.isfinite(numbers))
     return numbers, (values.notna() & numbers.isna()).to_numpy(dtype=bool)
 
 

@@ -252,7 +252,7 @@ def _check_amount(raw: pd.Series, column: str, found: Findings) -> pd.Series:
         "negative_amount",
         lambda i: f"{column} must not be negative, got {shown(raw, i)}",
     )
-    return numbers
+    return numbers.where(np.isfinite(numbers))
 
 
 def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.Series:
@@ -278,7 +278,9 @@ def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.S
         "negative_amount",
         lambda i: f"{rules.column('quantity')} must not be negative, got {shown(raw, i)}",
     )
-    return numbers.where(~fractional & ~huge).round().astype("Int64")
+    # Only values that fit a 64-bit integer are cast (the rows of the others are rejected).
+    fits = (numbers.abs() <= MAX_QUANTITY).fillna(False).to_numpy(dtype=bool)
+    return numbers.where(fits & ~fractional).round().astype("Int64")
 
 
 def _check_rate(fields: pd.DataFrame, name: str, found: Findings, rules: Rules) -> pd.Series:
@@ -298,7 +300,7 @@ def _check_rate(fields: pd.DataFrame, name: str, found: Findings, rules: Rules) 
             f"got {shown(raw, i)}"
         ),
     )
-    return numbers
+    return numbers.where(np.isfinite(numbers))
 
 
 def _split(fields: pd.DataFrame, lines: np.ndarray, found: Findings, columns: list[str]) -> Checked:
