@@ -38,6 +38,7 @@ from audience.store.locking import (
     lease_of,
     take_turn,
 )
+from audience.store.model_files import ModelFiles
 from audience.store.profile import DataProfile, profile
 from audience.store.schema import SCHEMA_VERSION, current_version
 from audience.validate import IngestReport
@@ -168,6 +169,11 @@ class Workspace:
             self._secret = read_secret(self.path)
         return self._secret
 
+    @property
+    def models(self) -> ModelFiles:
+        """The tree runs' model files, signed with the workspace secret."""
+        return ModelFiles(self.path / MODELS_DIR, self.secret)
+
     def ingest(
         self,
         path: str | os.PathLike[str],
@@ -244,7 +250,7 @@ class Workspace:
             method=method,
             k=k,
             progress=progress,
-            models_dir=self.path / MODELS_DIR,
+            models=self.models,
         )
         found = evaluate_run_alerts(self.database, self.config.alerts, report.run_id)
         stored = raise_alerts(self.database, self.config.alerts, self.path, found, now=now)
@@ -291,9 +297,7 @@ class Workspace:
         with (0 nothing to do or done, 1 failed, 3 done with alerts)."""
         from audience.refresh.run import RefreshTarget, run_refresh
 
-        target = RefreshTarget(
-            self.database, self.config, self.path, self.secret, self.path / MODELS_DIR
-        )
+        target = RefreshTarget(self.database, self.config, self.path, self.secret, self.models)
         now = datetime.now(UTC)
         moment = _aware(as_of) if as_of is not None else None
         return run_refresh(target, now=now, as_of=moment, full=full, force=force, on_step=on_step)
@@ -372,7 +376,7 @@ class Workspace:
         from audience.segments.assign import SegmentAssigner
 
         run = self.run_id(run_id)
-        return SegmentAssigner.load(self.path / MODELS_DIR / f"{run}.joblib")
+        return SegmentAssigner.load(self.models, run)
 
     def why(
         self, contact_id: str, run_id: str | None = None, profiles: Profiles | None = None
