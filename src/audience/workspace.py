@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from audience.segments.assign import SegmentAssigner
     from audience.segments.changes import RunChanges
     from audience.segments.summary import TreeReport
+    from audience.store.erasing import ErasureResult
 
 
 MODELS_DIR = "models"
@@ -411,6 +412,31 @@ class Workspace:
         run = self.run_id(run_id)
         target = Path(path) if path is not None else self.path / "reports" / f"{run}.html"
         return write_run_report(self.database, self.config, run, target)
+
+    def erase(
+        self,
+        *,
+        contact_id: str | None = None,
+        email: str | None = None,
+        requested_by: str = "python",
+        now: datetime | None = None,
+    ) -> ErasureResult:
+        """Remove a person (by contact id, or every contact with that email) from every
+        table and from the model files of the runs they were in, in one transaction, and
+        log it without the id or email (see :mod:`audience.segments.erasing`).
+        ``requested_by`` is kept in the log: ``cli``, ``python`` or an API key's id."""
+        from audience.segments.erasing import erase
+        from audience.store.erasing import ErasureRequest
+
+        request = ErasureRequest(contact_id=contact_id, email=email)
+        return erase(
+            self.database,
+            self.models,
+            self.secret,
+            request,
+            requested_by=requested_by,
+            now=now or datetime.now(UTC),
+        )
 
     def profile(self) -> DataProfile:
         """Counts and ranges of what the workspace holds."""

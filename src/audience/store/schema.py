@@ -15,7 +15,7 @@ import duckdb
 from audience.errors import SchemaVersionError
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -245,12 +245,29 @@ _V4 = [
 )""",
 ]
 
+_V5 = [
+    # One row per `audience erase` / `DELETE /api/contacts/{id}` (`store/erasing.py`), holding
+    # nothing that names the person: who asked (a key's id or "cli"), how many rows went from
+    # each table, and keyed hashes (HMAC with the workspace secret) of the request and of each
+    # contact id erased, so a repeated request is recognised without keeping the id itself.
+    """CREATE TABLE erasures (
+    erasure_id VARCHAR PRIMARY KEY,
+    erased_at TIMESTAMPTZ NOT NULL,
+    requested_by VARCHAR NOT NULL,
+    request_hash VARCHAR NOT NULL,
+    contact_hashes VARCHAR[] NOT NULL,
+    counts JSON NOT NULL,
+    models JSON NOT NULL
+)""",
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
 MIGRATIONS: list[Migration] = [
     _statements(_V1),
     _statements(_V2),
     _statements(_V3),
     _statements(_V4),
+    _statements(_V5),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
