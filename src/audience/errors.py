@@ -9,7 +9,8 @@ that paragraph and exits non-zero, without a traceback.
     ├── NotFoundError          a run, segment, contact, job or key asked for does not exist
     ├── ConflictError          what was asked clashes with the workspace's state
     │   ├── JobConflictError   (serve.jobs) a background run is already going
-    │   └── ModelMissingError  a run's fitted models are not stored
+    │   ├── ModelMissingError  a run's fitted models are not stored
+    │   └── ModelSignatureError a model file is unsigned or its signature does not match
     ├── WorkspaceError         the workspace folder or database is missing or unusable
     │   ├── SchemaVersionError the database was written by a newer Audience
     │   ├── WorkspaceBusyError another command held the workspace longer than we could wait
@@ -48,6 +49,12 @@ class ConflictError(AudienceError):
 class ModelMissingError(ConflictError):
     """A run's fitted models (``models/<run>.joblib``) are not stored: it was made before
     runs kept them, or the file was removed. Segmenting again makes a run that has them."""
+
+
+class ModelSignatureError(ConflictError):
+    """A model file (``models/<run>.joblib``) is not signed with this workspace's secret, or
+    was changed since: it is refused before anything in it is unpickled. Segmenting again
+    writes a signed one."""
 
 
 class WorkspaceError(AudienceError):

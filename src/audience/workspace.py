@@ -38,6 +38,7 @@ from audience.store.locking import (
     lease_of,
     take_turn,
 )
+from audience.store.model_files import ModelFiles
 from audience.store.profile import DataProfile, profile
 from audience.store.schema import SCHEMA_VERSION, current_version
 from audience.validate import IngestReport
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from audience.segments.assign import SegmentAssigner
     from audience.segments.changes import RunChanges
     from audience.segments.summary import TreeReport
+    from audience.store.erasing import ErasureResult
 
 
 MODELS_DIR = "models"
@@ -168,6 +170,11 @@ class Workspace:
             self._secret = read_secret(self.path)
         return self._secret
 
+    @property
+    def models(self) -> ModelFiles:
+        """The tree runs' model files, signed with the workspace secret."""
+        return ModelFiles(self.path / MODELS_DIR, self.secret)
+
     def ingest(
         self,
         path: str | os.PathLike[str],
@@ -244,7 +251,7 @@ class Workspace:
             method=method,
             k=k,
             progress=progress,
-            models_dir=self.path / MODELS_DIR,
+            models=self.models,
         )
         found = evaluate_run_alerts(self.database, self.config.alerts, report.run_id)
         stored = raise_alerts(self.database, self.config.alerts, self.path, found, now=now)
@@ -291,9 +298,7 @@ class Workspace:
         with (0 nothing to do or done, 1 failed, 3 done with alerts)."""
         from audience.refresh.run import RefreshTarget, run_refresh
 
-        target = RefreshTarget(
-            self.database, self.config, self.path, self.secret, self.path / MODELS_DIR
-        )
+        target = RefreshTarget(self.database, self.config, self.path, self.secret, self.models)
         now = datetime.now(UTC)
         moment = _aware(as_of) if as_of is not None else None
         return run_refresh(target, now=now, as_of=moment, full=full, force=force, on_step=on_step)
@@ -372,7 +377,7 @@ class Workspace:
         from audience.segments.assign import SegmentAssigner
 
         run = self.run_id(run_id)
-        return SegmentAssigner.load(self.path / MODELS_DIR / f"{run}.joblib")
+        return SegmentAssigner.load(self.models, run)
 
     def why(
         self, contact_id: str, run_id: str | None = None, profiles: Profiles | None = None
@@ -407,6 +412,31 @@ class Workspace:
         run = self.run_id(run_id)
         target = Path(path) if path is not None else self.path / "reports" / f"{run}.html"
         return write_run_report(self.database, self.config, run, target)
+
+    def erase(
+        self,
+        *,
+        contact_id: str | None = None,
+        email: str | None = None,
+        requested_by: str = "python",
+        now: datetime | None = None,
+    ) -> ErasureResult:
+        """Remove a person (by contact id, or every contact with that email) from every
+        table and from the model files of the runs they were in, in one transaction, and
+        log it without the id or email (see :mod:`audience.segments.erasing`).
+        ``requested_by`` is kept in the log: ``cli``, ``python`` or an API key's id."""
+        from audience.segments.erasing import erase
+        from audience.store.erasing import ErasureRequest
+
+        request = ErasureRequest(contact_id=contact_id, email=email)
+        return erase(
+            self.database,
+            self.models,
+            self.secret,
+            request,
+            requested_by=requested_by,
+            now=now or datetime.now(UTC),
+        )
 
     def profile(self) -> DataProfile:
         """Counts and ranges of what the workspace holds."""

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ from audience.segments.assign import BranchAssigner, SegmentAssigner
 from audience.segments.branches import RULE_COLUMNS, RulePlan, branch_case, plan_rules
 from audience.segments.rule_eval import RuleProgram, Undecided, Unsupported, duckdb_branches
 from audience.segments.rules import parse_rule
+from audience.store.model_files import ModelFiles
 
 NAN = np.nan
 COUNTRIES = ["US", "us", "FR", "", "É", "ß", "a_b", "a%b", "10", "9", "it's", "Ab\nc"]
@@ -696,13 +696,14 @@ def test_a_pickled_assigner_holds_only_its_fields_and_still_assigns(
 ) -> None:
     rows = contact_rows(200, seed=8)
     expected = assigner.assign(rows)  # builds the compiled forms
-    path = assigner.save(tmp_path / "models" / "run.joblib")
-    state = joblib.load(path).__dict__
+    files = ModelFiles(tmp_path / "models", b"s" * 32)
+    assigner.save(files)
+    state = files.load(assigner.run_id).__dict__  # type: ignore[attr-defined]
     assert set(state) == {"run_id", "case_sql", "branches"}
     assert all(
         set(b.__dict__) == {"preprocessor", "estimator", "features", "segment_ids"}
         for b in state["branches"].values()
     )
-    loaded = SegmentAssigner.load(path)
+    loaded = SegmentAssigner.load(files, assigner.run_id)
     _assert_same(loaded.assign(rows), expected)
     assert pickle.loads(pickle.dumps(assigner)).assign(rows).equals(expected)

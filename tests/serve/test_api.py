@@ -32,6 +32,7 @@ EVERY_ENDPOINT: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/api/segments/customers", {"name": "x"}),
     ("GET", "/api/segments/customers/members", None),
     ("GET", "/api/contacts/C0000001", None),
+    ("DELETE", "/api/contacts/C0000001", None),
     ("POST", "/api/assign", {"features": {}}),
     ("POST", "/api/assign/batch", {"contacts": [{}]}),
     ("POST", "/api/assign/live", {"traits": {}}),

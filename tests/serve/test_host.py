@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,6 +154,25 @@ def test_the_server_assigns_with_a_new_run_as_soon_as_it_is_stored(server: Serve
     assert newest != before
     assert newest in flat(output)
     assert server.assign()["run_id"] == newest  # the very next request, no restart
+
+
+def test_erase_runs_inside_the_server_which_then_serves_without_the_contact(
+    server: Server,
+) -> None:
+    members = server.get("/api/segments/customers/members?limit=1")
+    contact = str(members["members"][0]["contact_id"])  # type: ignore[index]
+    run = str(server.get("/api/runs")[0]["run_id"])  # type: ignore[index]
+    code, output = cli("erase", "--contact", contact, "-w", str(server.folder))
+    assert code == 0, output
+    assert "memberships" in flat(output)
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        server.get(f"/api/contacts/{contact}")
+    gone.value.close()  # the error holds the response open
+    assert gone.value.code == 404
+    assert server.assign()["run_id"] == run  # the rewritten, re-signed model, loaded again
+    code, output = cli("erase", "--contact", contact, "-w", str(server.folder))
+    assert code == 1
+    assert "already erased" in flat(output)
 
 
 def test_two_writers_at_once_run_one_after_the_other(server: Server, more_events: Path) -> None:

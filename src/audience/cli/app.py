@@ -10,7 +10,18 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from audience.cli import alerts, changes, data, demo, outputs, refresh, segmenting, service, stream
+from audience.cli import (
+    alerts,
+    changes,
+    data,
+    demo,
+    outputs,
+    privacy,
+    refresh,
+    segmenting,
+    service,
+    stream,
+)
 from audience.cli.host import delegate
 from audience.cli.invocation import terminal_size
 from audience.cli.routing import hosted_route
@@ -32,6 +43,7 @@ app.command()(changes.changes)
 app.command()(outputs.export)
 app.command()(outputs.report)
 app.command()(alerts.alerts)
+app.command()(privacy.erase)
 app.add_typer(service.keys_app, name="keys")
 app.command()(service.serve)
 app.command()(stream.stream)

@@ -50,6 +50,7 @@ from audience.segments.tree_run import segment_tree_run
 from audience.store.alerts import StoredAlert
 from audience.store.database import Database
 from audience.store.ingesting import ingest_file
+from audience.store.model_files import ModelFiles
 from audience.store.segment_runs import latest_tree_run, read_run
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class RefreshTarget:
     config: WorkspaceConfig
     folder: Path
     secret: bytes
-    models_dir: Path
+    models: ModelFiles
 
 
 def run_refresh(
@@ -296,7 +297,7 @@ def _segment(
         target.config,
         as_of,
         created_at=now,
-        models_dir=target.models_dir,
+        models=target.models,
         warm=warm,
         features_ready=True,
     )
@@ -321,9 +322,8 @@ def _warm_start(
         return None, "model selection: asked for"
     if previous is None:
         return None, "model selection: first run"
-    model_file = target.models_dir / f"{previous}.joblib"
     _created, _as_of, previous_config, metrics = read_run(target.db, previous)
-    if not model_file.exists():
+    if not target.models.exists(previous):
         return None, f"model selection: run {previous} kept no models"
     if _config_changed(target.config, previous_config):
         return None, "model selection: [segments], [models] or [preprocess] changed"
@@ -331,7 +331,7 @@ def _warm_start(
         reason = _reselect_reason(target, as_of, before, metrics)
         if reason:
             return None, f"model selection: {reason}"
-    assigner = SegmentAssigner.load(model_file)
+    assigner = SegmentAssigner.load(target.models, previous)
     return WarmStart(previous, assigner.branches), f"refit from {previous}"
 
 

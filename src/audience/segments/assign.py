@@ -21,8 +21,9 @@ scikit-learn; see issue 6):
 
 The compiled forms are built on first use (the first call takes some milliseconds more:
 warm a server up with one row) and never saved, so files written before them load and work
-as they did. An assigner may serve several threads at once. The file is a pickle (joblib):
-load only files this workspace wrote.
+as they did. An assigner may serve several threads at once. The file is a pickle (joblib),
+signed with the workspace secret and checked before it is unpickled
+(:mod:`audience.store.model_files`).
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import joblib  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
-from audience.errors import ConfigError, ModelMissingError, WorkspaceError
+from audience.errors import ConfigError, WorkspaceError
 from audience.features.compiled import (
     CompiledPreprocessor,
     PreparedColumns,
@@ -46,6 +46,7 @@ from audience.features.preprocess import Preprocessor
 from audience.models.kmeans import KMeansSegmenter
 from audience.segments.branches import RULE_COLUMNS
 from audience.segments.rule_eval import RuleProgram
+from audience.store.model_files import ModelFiles
 
 _TIE = 1e-9
 """Two centres closer than this (relative to the squared norms) are a tie to be settled by
@@ -213,21 +214,16 @@ class SegmentAssigner(_Compiles):
             index=rows.index,
         )
 
-    def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path)
-        return path
+    def save(self, files: ModelFiles) -> Path:
+        """Write this assigner, signed, as its run's model file."""
+        return files.save(self.run_id, self)
 
     @classmethod
-    def load(cls, path: Path) -> SegmentAssigner:
-        if not path.is_file():
-            raise ModelMissingError(
-                f"{path} does not exist: the run was made before runs kept their models, or "
-                "the file was removed. Run `audience segment` again."
-            )
-        loaded = joblib.load(path)
+    def load(cls, files: ModelFiles, run_id: str) -> SegmentAssigner:
+        """A run's assigner, from a file whose signature was checked before unpickling."""
+        loaded = files.load(run_id)
         if not isinstance(loaded, cls):
-            raise WorkspaceError(f"{path} does not hold a segment assigner.")
+            raise WorkspaceError(f"{files.path(run_id)} does not hold a segment assigner.")
         return loaded
 
     @cached_property

@@ -20,7 +20,6 @@ import re
 import time
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -60,6 +59,7 @@ from audience.segments.summary import TreeReport
 from audience.segments.tree import Node, SegmentTree, WarmStart, build_tree
 from audience.store.database import Database
 from audience.store.features_table import read_features
+from audience.store.model_files import ModelFiles
 from audience.store.segment_runs import new_run_id, save_tree_run
 
 
@@ -72,13 +72,13 @@ def segment_tree_run(
     method: str | None = None,
     k: int | None = None,
     progress: StepProgress | None = None,
-    models_dir: Path | None = None,
+    models: ModelFiles | None = None,
     warm: WarmStart | None = None,
     features_ready: bool = False,
 ) -> TreeReport:
     """Run and store the tree (see the module docstring); ``method`` and ``k`` override
-    ``[models]`` in every broad segment that does not set its own. With ``models_dir``,
-    what assigning new contacts needs is kept there as ``<run_id>.joblib``. With ``warm``,
+    ``[models]`` in every broad segment that does not set its own. With ``models``,
+    what assigning new contacts needs is kept there as ``<run_id>.joblib`` (signed). With ``warm``,
     branches refit the previous run's models instead of selecting again
     (:func:`audience.segments.tree.build_tree`); with ``features_ready``, the features at
     ``as_of`` are already stored (a refresh computed them incrementally)."""
@@ -92,11 +92,11 @@ def segment_tree_run(
     branches = assign_branches(db, plan, as_of)
     if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
         raise AssertionError("features and branches are not in the same contact order")
-    models = config.models.model_copy(
+    chosen = config.models.model_copy(
         update={key: value for key, value in {"method": method, "k": k}.items() if value}
     )
     tree = build_tree(
-        frame, branches["branch"], plan, config.segments, models, config.preprocess, progress, warm
+        frame, branches["branch"], plan, config.segments, chosen, config.preprocess, progress, warm
     )
     step("naming segments", 0, 1)
     active = (tree.leaf.notna() & ~is_suppressed(tree.leaf)).to_numpy()
@@ -123,8 +123,8 @@ def segment_tree_run(
             changes(con)
 
     model_file = None
-    if models_dir is not None:
-        model_file = _assigner(run_id, plan, tree).save(models_dir / f"{run_id}.joblib")
+    if models is not None:
+        model_file = _assigner(run_id, plan, tree).save(models)
     try:
         save_tree_run(
             db,
@@ -133,7 +133,7 @@ def segment_tree_run(
             created_at=created_at,
             memberships=members,
             segments=nodes,
-            config=_run_config(config, models, method, k, warm),
+            config=_run_config(config, chosen, method, k, warm),
             metrics=_metrics(tree, surrogate),
             also=also,
         )

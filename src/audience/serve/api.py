@@ -23,6 +23,7 @@ from audience.serve.schemas import (
     Assignment,
     AssignRequest,
     ContactSegment,
+    Erasure,
     EventBatch,
     EventBatchResponse,
     JobStatus,
@@ -279,6 +280,17 @@ def _finite(value: Any) -> Any:
 )
 def get_contact(request: Request, contact_id: str, _key: Reader, run: RunQuery = None) -> Response:
     return _json(service_of(request).contact(contact_id, run))
+
+
+@router.delete(
+    "/contacts/{contact_id}",
+    response_model=Erasure,
+    tags=["contacts"],
+    summary="Erase a contact from every table and the model files (admin key)",
+)
+def erase_contact(request: Request, contact_id: str, key: Admin) -> Response:
+    result = service_of(request).erase(contact_id, key.key_id)
+    return _json(asdict(result))
 
 
 @router.post(

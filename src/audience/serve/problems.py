@@ -26,8 +26,9 @@ INVALID_KEY = "The API key is not valid: it is malformed, unknown or revoked."
 
 def audience_error_status(exc: AudienceError) -> int:
     """The one place an error's class becomes a status: 404 for what does not exist, 409
-    for a clash with the workspace's state (a run going, models not kept, nothing segmented
-    yet), 507 when the disk ran out, 422 for anything else the caller sent."""
+    for a clash with the workspace's state (a run going, models not kept or refused by their
+    signature check, ``ModelSignatureError``, nothing segmented yet), 507 when the disk ran
+    out, 422 for anything else the caller sent."""
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, StorageFullError):

@@ -222,6 +222,18 @@ class NewKey(KeyInfo):
     key: str = Field(description="The whole key; it is shown this once and never stored.")
 
 
+class Erasure(BaseModel):
+    erasure_id: str = Field(description="The erasure log entry (which holds no id or email).")
+    erased_at: datetime
+    contacts: int = Field(description="How many contact ids were erased.")
+    counts: dict[str, int] = Field(description="Rows removed from each table.")
+    models: dict[str, str] = Field(
+        description="Model files of the person's runs: run id → `rewritten` (per-contact "
+        "labels dropped) or `removed` (the model kept training rows; that run answers 409 "
+        "until segmented again)."
+    )
+
+
 class Transition(BaseModel):
     from_segment: str | None = Field(
         description="The segment in the previous run; null: not in it (a new contact, or "

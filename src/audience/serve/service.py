@@ -14,6 +14,7 @@ the old model and every later one uses the new one.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from audience.errors import WorkspaceError
+from audience.errors import ConflictError, WorkspaceError
 from audience.personas import Profiles
 from audience.segment_ids import is_suppressed_id
 from audience.segments.assign import SegmentAssigner
@@ -38,11 +39,14 @@ from audience.serve.schemas import ContactFeatures
 from audience.store import keys as key_store
 from audience.store import listing
 from audience.store.alerts import StoredAlert, list_alerts
+from audience.store.erasing import ErasureResult
 from audience.store.ingesting import calls_as_jsonl, ingest_lines
 from audience.store.locking import writer_turn
 from audience.store.segment_runs import latest_tree_run, read_run
 from audience.validate import IngestReport
 from audience.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 _KEY_CACHE_SECONDS = 5.0
 
@@ -53,6 +57,9 @@ class _Published:
 
     model: SegmentAssigner
     names: dict[str, str]
+    stamp: tuple[int, int] | None = None
+    """The model file's inode and modification time when it was loaded: a file rewritten
+    since (an erasure) is loaded again."""
 
     def answers(self, result: pd.DataFrame) -> list[dict[str, Any]]:
         """The assigner's answer as the API gives it: run, segment, its name, probability."""
@@ -251,12 +258,20 @@ class Service:
         """Load ``run``'s assigner, compile it, then publish it with its segment names in one
         reference swap: an assignment uses one published model from start to end."""
         with self.lock:
+            stamp = self._model_stamp(run)
             model = self.workspace.assigner(run)
             tree = self.workspace.segments(run)
         model.assign(pd.DataFrame.from_records([ContactFeatures().model_dump()]))  # compiles
         names = dict(zip(tree["segment_id"], tree["name"].astype(str), strict=True))
-        self._current = published = _Published(model, names)
+        self._current = published = _Published(model, names, stamp)
         return published
+
+    def _model_stamp(self, run: str) -> tuple[int, int] | None:
+        path = self.workspace.models.path(run)
+        if not path.is_file():
+            return None
+        found = path.stat()
+        return found.st_ino, found.st_mtime_ns
 
     def assign(self, rows: pd.DataFrame) -> pd.DataFrame:
         return self.model().assign(rows)
@@ -320,9 +335,31 @@ class Service:
         with self.lock:
             run = latest_tree_run(self.workspace.database)
         current = self._current
-        if run is None or (current is not None and current.model.run_id == run):
+        if run is None:
             return
-        self._publish(run)
+        unchanged = current is not None and current.stamp == self._model_stamp(run)
+        if unchanged and current is not None and current.model.run_id == run:
+            return
+        # A new run, or its file rewritten or removed (an erasure, a tampering): the old
+        # model serves until the new one is swapped in; if it cannot be loaded, nothing is
+        # published and the next assignment says why (409).
+        try:
+            self._publish(run)
+        except ConflictError as exc:
+            self._current = None
+            log.warning("run %s cannot assign: %s", run, exc)
+
+    # -- privacy ------------------------------------------------------------------------
+
+    def erase(self, contact_id: str, key_id: str) -> ErasureResult:
+        """Erase a contact (see :meth:`audience.Workspace.erase`), logged as ``key:<id>``;
+        a model file rewritten or removed by it is loaded again or dropped."""
+        with self.writing("erase a contact"), self.lock:
+            result = self.workspace.erase(contact_id=contact_id, requested_by=f"key:{key_id}")
+        with self._profiles_lock:  # computed with the person among the features
+            self._profiles.clear()
+        self.workspace_changed()
+        return result
 
     def close(self) -> None:
         """Wait for a background run and the warm-up, then close the workspace."""

@@ -17,7 +17,7 @@ from audience.store.event_keys import PREFIX as KEY_PREFIX
 from audience.store.event_keys import content_key_sql
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -255,6 +255,22 @@ _V5 = [
     + f" WHERE message_id LIKE '{KEY_PREFIX}%'"
 ]
 
+_V6 = [
+    # One row per `audience erase` / `DELETE /api/contacts/{id}` (`store/erasing.py`), holding
+    # nothing that names the person: who asked (a key's id or "cli"), how many rows went from
+    # each table, and keyed hashes (HMAC with the workspace secret) of the request and of each
+    # contact id erased, so a repeated request is recognised without keeping the id itself.
+    """CREATE TABLE erasures (
+    erasure_id VARCHAR PRIMARY KEY,
+    erased_at TIMESTAMPTZ NOT NULL,
+    requested_by VARCHAR NOT NULL,
+    request_hash VARCHAR NOT NULL,
+    contact_hashes VARCHAR[] NOT NULL,
+    counts JSON NOT NULL,
+    models JSON NOT NULL
+)""",
+]
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
 MIGRATIONS: list[Migration] = [
     _statements(_V1),
@@ -262,6 +278,7 @@ MIGRATIONS: list[Migration] = [
     _statements(_V3),
     _statements(_V4),
     _statements(_V5),
+    _statements(_V6),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
