@@ -63,9 +63,9 @@ def segment(
     show_empty: ShowEmptyOption = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Segment contacts: suppression, broad rule segments, clusters inside each, personas.
+    r"""Segment contacts: suppression, broad rule segments, clusters inside each, personas.
 
-    The hierarchy is [segments] in audience.toml; clustering is [models] (--method and --k
+    The hierarchy is \[segments] in audience.toml; clustering is \[models] (--method and --k
     override it in every broad segment without its own). Every contact's segment (and
     probability, for mixtures) is stored under a new run id with the configuration, the
     candidates considered, the personas and the rules that explain them.
