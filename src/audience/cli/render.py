@@ -202,11 +202,13 @@ def segment_tree(
     strongest trait. Segments without contacts are left out (a caption counts them) unless
     ``show_empty``. ``segments`` is a run's node table."""
     table = Table(title=title, title_justify="left", caption_justify="left", min_width=len(title))
-    headers = ("segment", "name", "contacts", "share", "stage", "key trait")
-    for header in headers if verbose else ("segment", "contacts", "share"):
-        table.add_column(header, justify="right" if header in ("contacts", "share") else "left")
     ordered = _tree_order(segments)
     shown = [(row, depth) for row, depth in ordered if show_empty or int(row["size"]) > 0]
+    # An id is what `segments show` takes: folded onto a second line, never cut short.
+    table.add_column("segment", overflow="fold")
+    headers = ("name", "contacts", "share", "stage", "key trait")
+    for header in headers if verbose else ("contacts", "share"):
+        table.add_column(header, justify="right" if header in ("contacts", "share") else "left")
     for row, depth in shown:
         indent = "  " * depth
         name, segment_id = str(row["name"] or ""), str(row["segment_id"])
