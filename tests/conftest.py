@@ -47,3 +47,15 @@ def table_contents(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
 def flat(text: str) -> str:
     """Console output without box drawing and line wrapping, for phrase assertions."""
     return " ".join(re.sub(r"[│╭╮╰╯─┃━┏┓┗┛]", " ", text).split())
+
+
+def synthetic_workspace(folder: Path, *, contacts: int, seed: int, as_of: datetime) -> Path:
+    """A workspace at ``folder/ws`` holding a generated audience (files under ``folder/data``),
+    ingested as of ``as_of``."""
+    from audience.synth import generate
+
+    generated = generate(folder / "data", contacts=contacts, seed=seed, as_of=as_of)
+    with Workspace.init(folder / "ws") as workspace:
+        workspace.ingest(generated.contacts_path, now=as_of)
+        workspace.ingest(generated.events_path, now=as_of)
+    return folder / "ws"

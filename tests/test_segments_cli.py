@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from audience import Workspace
 from audience.cli import app
-from audience.synth import generate
-from tests.conftest import flat
+from tests.conftest import flat, synthetic_workspace
 from tests.models.audiences import AS_OF
 
 runner = CliRunner()
@@ -25,23 +24,26 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("segments")
-    generated = generate(folder / "data", contacts=3_000, seed=5, as_of=AS_OF)
-    with Workspace.init(folder / "ws") as workspace:
-        workspace.ingest(generated.contacts_path, now=AS_OF)
-        workspace.ingest(generated.events_path, now=AS_OF)
-    code, output = run("segment", "--as-of", DAY, "--workspace", str(folder / "ws"))
+    ws = synthetic_workspace(
+        tmp_path_factory.mktemp("segments"), contacts=3_000, seed=5, as_of=AS_OF
+    )
+    code, output = run("segment", "--as-of", DAY, "--workspace", str(ws))
     assert code == 0, output
     assert "candidates" in output
     assert "suppressed" in output
-    return folder / "ws"
+    return ws
 
 
-def leaves(ws: Path) -> list[str]:
+def leaves(ws: Path, *, empty: bool = False) -> list[str]:
+    """The run's leaf segments with contacts (``empty``: those without)."""
     with Workspace(ws) as workspace:
         tree = workspace.segments()
     parents = set(tree["parent_id"].dropna())
-    return [s for s in tree["segment_id"] if s not in parents]
+    return [
+        s
+        for s, size in zip(tree["segment_id"], tree["size"], strict=True)
+        if s not in parents and (size == 0) == empty
+    ]
 
 
 def test_segments_lists_the_tree_with_names_and_sizes(ws: Path) -> None:
@@ -51,6 +53,28 @@ def test_segments_lists_the_tree_with_names_and_sizes(ws: Path) -> None:
         assert segment in output
     assert "Customers" in output
     assert "%" in output  # sizes come with their shares
+
+
+def test_segments_without_contacts_are_counted_not_listed(ws: Path) -> None:
+    empty = leaves(ws, empty=True)
+    assert empty, "the fixture's run has empty segments (other, a suppression reason)"
+    code, output = run("segments", "--workspace", str(ws))
+    assert code == 0, output
+    assert not [segment for segment in empty if f" {segment} " in f" {output} "]
+    assert f"{len(empty)} empty segments not shown (--show-empty)" in output
+    code, output = run("segments", "--show-empty", "--workspace", str(ws))
+    assert code == 0, output
+    assert all(f" {segment} " in f" {output} " for segment in empty)
+    assert "not shown" not in output
+
+
+def test_segments_verbose_adds_stage_and_key_trait(ws: Path) -> None:
+    code, output = run("segments", "--workspace", str(ws))
+    assert "stage" not in output
+    code, output = run("segments", "--verbose", "--workspace", str(ws))
+    assert code == 0, output
+    assert "stage key trait" in output
+    assert "consideration" in output or "awareness" in output
 
 
 def test_show_gives_persona_and_rules(ws: Path) -> None:

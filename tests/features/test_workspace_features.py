@@ -81,7 +81,7 @@ def test_the_cli_computes_prints_and_writes(filled: Workspace, tmp_path: Path) -
     assert result.exit_code == 0, output
     assert "features of 5 contacts as of 2025-06-30 23:59 UTC" in output
     assert "order_count 0.0%" in output
-    assert "engagement_tier 0.0% 3 values, most often dormant" in output
+    assert "engagement_tier: 3 values, most often dormant (0.0% missing)" in output
     assert len(pd.read_parquet(out)) == 5
     con = duckdb.connect(str(filled.database_path), read_only=True)
     assert con.execute("SELECT count(*) FROM features").fetchone() == (5,)

@@ -166,8 +166,29 @@ def test_degenerate_segments_get_personas() -> None:
         check_persona(persona)
     empty = frame.map(lambda _: float("nan"))
     personas = name_segments(profile_segments(empty, ["one", "two", "two"]))
-    assert "Dormant" in personas["two"].name  # no orders, no opens, no clicks
+    # No orders, no emails, no site events: nothing to call them dormant by (issue 13.6).
+    assert "Dormant" not in personas["two"].name
     assert len({p.name for p in personas.values()}) == 2
+
+
+def test_an_orders_only_audience_is_named_by_orders_alone() -> None:
+    """Issue 13.6: without email or site events, silence and (order-day) visits say nothing,
+    so no name or trait speaks of opens, clicks or browsing."""
+    rng = np.random.default_rng(6)
+    lapsed = contacts(20, rng, recency_days=400.0, order_count=5.0)
+    prospects = contacts(20, rng, order_count=0.0, revenue_total=0.0, recency_days=np.nan)
+    frame = pd.concat([lapsed, prospects, contacts(20, rng)], ignore_index=True)
+    email = ["emails_delivered", "opens_human_unique", "opens_machine_unique", "clicks_unique"]
+    frame[[*email, "product_views", "cart_adds", "abandoned_carts", "ctr"]] = 0.0
+    frame[["open_rate_human", "days_since_last_open", "days_since_last_click"]] = np.nan
+    frame["visits_90d"] = frame["order_count"].clip(upper=3)  # order days count as visits
+    profiles = profile_segments(frame, ["lapsed"] * 20 + ["prospects"] * 20 + ["rest"] * 20)
+    assert profiles.behaviours == {"orders"}
+    personas = name_segments(profiles)
+    assert "Dormant" not in personas["prospects"].name
+    assert "Lapsed" in personas["lapsed"].name
+    words = " ".join(text for p in personas.values() for text in (p.name, *p.traits)).lower()
+    assert not [w for w in ("brows", "visit", "email", "open", "click", "read") if w in words]
 
 
 def test_the_table_keys_are_unique_and_stages_valid() -> None:

@@ -110,6 +110,24 @@ def test_selection_numbers_are_formatted_and_missing_ones_dashed(page_html: str)
     assert rows[("gmm", "2")][4] == "4,320"
 
 
+def test_a_tree_runs_candidates_name_their_branch_and_the_segments_that_got_contacts(
+    full: ReportData,
+) -> None:
+    """The whole candidates table (issue 13.6: the CLI shows four columns, --verbose and the
+    report the rest); a mixture whose k=4 filled 3 segments reads apart from its k=3."""
+    selection = full.selection.assign(
+        branch="customers", n_segments=full.selection["k"], smallest_share=0.125,
+        noise_share=0.0, elbow=3,
+    )  # fmt: skip
+    selection.loc[(selection["method"] == "gmm") & (selection["k"] == 4), "n_segments"] = 3
+    page = Page(render_report(dataclasses.replace(full, selection=selection)))
+    [header] = [row.cells for row in page.rows if row.cells[:2] == ["Branch", "Method"]]
+    assert header[-6:] == ["Segments", "Smallest", "Noise", "Elbow", "Status", "Reason"]
+    rows = {tuple(row.cells[1:3]): row.cells for row in page.rows if row.cells[0] == "customers"}
+    assert rows[("gmm", "4")][-6:-2] == ["3", "12.5 %", "0.0 %", "3"]
+    assert rows[("gmm", "3")][-6] == "3"
+
+
 @pytest.mark.parametrize("name", [HOSTILE, HOSTILE_LINK])
 def test_segment_names_are_escaped_never_raw(name: str) -> None:
     data = hostile(report_data(), name)

@@ -27,9 +27,9 @@ def alerts(
     ] = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Alerts: drift, size and quality changes, new and retired segments, failed refreshes.
+    r"""Alerts: drift, size and quality changes, new and retired segments, failed refreshes.
 
-    Each is stored, logged and sent to the [[alerts.webhooks]] of audience.toml; the last
+    Each is stored, logged and sent to the [\[alerts.webhooks]] of audience.toml; the last
     column says whether the webhooks got it (`none` when no webhook is configured).
     """
     with open_workspace(workspace, "read") as ws:

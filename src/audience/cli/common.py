@@ -63,6 +63,20 @@ RunOption = Annotated[
     typer.Option("--run", help="A run id (default: the newest segmentation).", show_default=False),
 ]
 
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Every score and reason of the candidates; the stage and key trait of each "
+        "segment (wider than 80 columns).",
+    ),
+]
+ShowEmptyOption = Annotated[
+    bool,
+    typer.Option("--show-empty", help="List the segments without contacts too."),
+]
+
 
 def parse_as_of(text: str | None) -> datetime | None:
     """``YYYY-MM-DD`` means the end of that day in UTC; an ISO instant is taken as given."""

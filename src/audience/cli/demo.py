@@ -16,7 +16,13 @@ from typing import Annotated, Literal
 import typer
 
 from audience.cli import render
-from audience.cli.common import friendly, out_console, parse_as_of
+from audience.cli.common import (
+    ShowEmptyOption,
+    VerboseOption,
+    friendly,
+    out_console,
+    parse_as_of,
+)
 from audience.cli.progress import count_bar, row_counter, spinner, step_bar
 from audience.cli.segmenting import print_tree_report
 from audience.errors import ConfigError, WorkspaceError
@@ -79,6 +85,8 @@ def demo(
     contacts: Annotated[int, typer.Option(min=100, help="Number of contacts.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     dirty: Annotated[float, typer.Option(help="Share of bad rows injected.")] = 0.01,
+    verbose: VerboseOption = False,
+    show_empty: ShowEmptyOption = False,
 ) -> None:
     """Generate a synthetic audience into a fresh workspace and run the whole pipeline on it:
     ingest, features, the segment tree with personas, and the HTML report."""
@@ -99,7 +107,7 @@ def demo(
     out_console.print(render.feature_summary(features_report))
     with step_bar() as progress:
         segmentation = steps.segment(progress)
-    print_tree_report(segmentation)
+    print_tree_report(segmentation, verbose=verbose, show_empty=show_empty)
     with spinner("writing the report"):
         report_path = steps.report(segmentation.run_id)
     steps.close()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -78,41 +78,77 @@ def data_profile(profile: DataProfile) -> Panel:
     )
 
 
-def feature_summary(report: FeatureReport) -> Table:
-    """Each feature: missing share, mean, median and 99th percentile (or its top value)."""
+def feature_summary(report: FeatureReport) -> Group:
+    """Each numeric feature: missing share, mean, median and 99th percentile; below it,
+    each categorical one's missing share, number of values and most frequent value (a cell
+    of their own would widen the table past 80 columns)."""
     title = (
         f"features of {report.contacts:,} contacts as of {report.as_of:%Y-%m-%d %H:%M} UTC "
         f"({report.seconds:.1f} s)"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=len(title))
     for name in ("feature", "missing", "mean", "p50", "p99"):
         table.add_column(name, justify="left" if name == "feature" else "right")
+    categorical: list[Text] = []
     for stat in report.stats:
         if stat.distinct is not None:
-            summary = f"{stat.distinct} values, most often {stat.top}"
-            table.add_row(stat.feature, f"{stat.missing:.1%}", summary, "", "")
-        else:
-            table.add_row(
-                stat.feature,
-                f"{stat.missing:.1%}",
-                _figure(stat.mean),
-                _figure(stat.p50),
-                _figure(stat.p99),
+            categorical.append(
+                Text(
+                    f"{stat.feature}: {stat.distinct} values, most often {stat.top} "
+                    f"({stat.missing:.1%} missing)"
+                )
             )
+            continue
+        table.add_row(
+            stat.feature,
+            f"{stat.missing:.1%}",
+            _figure(stat.mean),
+            _figure(stat.p50),
+            _figure(stat.p99),
+        )
+    parts: list[Table | Text] = [table, *categorical]
     if report.out is not None:
-        table.caption = f"written to {report.out}"
+        parts.append(Text(f"written to {report.out}", style="dim"))
+    return Group(*parts)
+
+
+_Cell = Callable[[dict[Hashable, Any]], str]
+
+
+def candidates(selection: pd.DataFrame, *, verbose: bool = False) -> Table:
+    """Every (method, k) tried and its verdict, the chosen row highlighted: method, k,
+    silhouette and verdict, which fit 80 columns; ``verbose`` adds the other scores and the
+    reason for each verdict.
+
+    Calinski–Harabasz and the centroid silhouette stay in the stored table, not on screen."""
+    table = Table(title="candidates", title_justify="left", caption_justify="left")
+    columns = _candidate_columns(selection, verbose)
+    for header in columns:
+        table.add_column(
+            header, justify="left" if header in ("method", "verdict", "why") else "right"
+        )
+    rows = selection.to_dict(orient="records")
+    for row in rows:
+        style = {"chosen": "bold green", "rejected": "red"}.get(row["status"], "dim")
+        table.add_row(*(cell(row) for cell in columns.values()), style=style)
+    if any(_asked_k(row) not in (None, int(row["n_segments"])) for row in rows):
+        table.caption = "k (n): n of the k segments got contacts"
     return table
 
 
-def candidates(selection: pd.DataFrame) -> Table:
-    """Every (method, k) tried, its scores and verdict; the chosen row highlighted.
-
-    Calinski–Harabasz and the centroid silhouette stay in the stored table, not on screen."""
-    table = Table(title="candidates", title_justify="left")
+def _candidate_columns(selection: pd.DataFrame, verbose: bool) -> dict[str, _Cell]:
+    """The candidates table's columns: header -> how a row's cell reads."""
+    if not verbose:
+        return {
+            "method": lambda r: str(r["method"]),
+            "k": _k_cell,
+            "silhouette": lambda r: _score(r["silhouette"]),
+            "verdict": lambda r: str(r["status"]),
+        }
     noisy = bool((selection["noise_share"] > 0).any())
-    columns: dict[str, Callable[[dict[Hashable, Any]], str]] = {
+    return {
         "method": lambda r: str(r["method"]),
-        "k": lambda r: str(r["n_segments"]),
+        "k": _k_cell,
         "smallest": lambda r: f"{r['smallest_share']:.1%}",
         **({"noise": lambda r: f"{r['noise_share']:.0%}"} if noisy else {}),
         "silhouette": lambda r: _score(r["silhouette"]),
@@ -125,14 +161,21 @@ def candidates(selection: pd.DataFrame) -> Table:
         "verdict": lambda r: str(r["status"]),
         "why": lambda r: str(r["reason"]),
     }
-    for header in columns:
-        table.add_column(
-            header, justify="left" if header in ("method", "verdict", "why") else "right"
-        )
-    for row in selection.to_dict(orient="records"):
-        style = {"chosen": "bold green", "rejected": "red"}.get(row["status"], "dim")
-        table.add_row(*(cell(row) for cell in columns.values()), style=style)
-    return table
+
+
+def _asked_k(row: dict[Hashable, Any]) -> int | None:
+    """The k a candidate was fitted with (None for methods that find their own number)."""
+    k = row.get("k")
+    return None if k is None or pd.isna(k) else int(k)
+
+
+def _k_cell(row: dict[Hashable, Any]) -> str:
+    """The k asked for, and the segments that got contacts when fewer: a mixture may leave
+    components empty, so k=10 and k=9 can both end with 9 segments and must not read alike."""
+    asked, used = _asked_k(row), int(row["n_segments"])
+    if asked is None or asked == used:
+        return str(used)
+    return f"{asked} ({used})"
 
 
 def segment_sizes(report: SegmentationReport) -> Table:
@@ -150,26 +193,50 @@ def segment_sizes(report: SegmentationReport) -> Table:
     return table
 
 
-def segment_tree(segments: pd.DataFrame, title: str) -> Table:
-    """The tree, one row per segment: its path indented under its parent, name, size, share,
-    journey stage and strongest trait. ``segments`` is a run's node table."""
-    table = Table(title=title, title_justify="left")
-    for header in ("segment", "name", "contacts", "share", "stage", "key trait"):
+def segment_tree(
+    segments: pd.DataFrame, title: str, *, verbose: bool = False, show_empty: bool = False
+) -> Table:
+    """The tree, one row per segment, its path indented under its parent, with its size and
+    share. The name and the id share a cell, one above the other, so the table fits 80
+    columns; ``verbose`` gives them a column each and adds the journey stage and the
+    strongest trait. Segments without contacts are left out (a caption counts them) unless
+    ``show_empty``. ``segments`` is a run's node table."""
+    table = Table(title=title, title_justify="left", caption_justify="left", min_width=len(title))
+    ordered = _tree_order(segments)
+    shown = [(row, depth) for row, depth in ordered if show_empty or int(row["size"]) > 0]
+    # An id is what `segments show` takes: folded onto a second line, never cut short.
+    table.add_column("segment", overflow="fold")
+    headers = ("name", "contacts", "share", "stage", "key trait")
+    for header in headers if verbose else ("contacts", "share"):
         table.add_column(header, justify="right" if header in ("contacts", "share") else "left")
-    for row, depth in _tree_order(segments):
-        traits = row.get("traits")
-        trait = traits[0] if isinstance(traits, list | tuple) and len(traits) else ""
-        suppressed = is_suppressed_id(str(row["segment_id"]))
-        table.add_row(
-            Text("  " * depth + str(row["segment_id"])),
-            Text(str(row["name"] or "")),
-            f"{int(row['size']):,}",
-            f"{float(row['share']):.1%}",
-            row["stage"] if isinstance(row.get("stage"), str) else "",
-            Text(trait),
-            style="dim" if suppressed else ("bold" if depth == 0 else None),
-        )
+    for row, depth in shown:
+        indent = "  " * depth
+        name, segment_id = str(row["name"] or ""), str(row["segment_id"])
+        size = (f"{int(row['size']):,}", f"{float(row['share']):.1%}")
+        style = "dim" if is_suppressed_id(segment_id) else ("bold" if depth == 0 else None)
+        if verbose:
+            cells: list[RenderableType] = [
+                Text(indent + segment_id),
+                Text(name),
+                *size,
+                *_stage_and_trait(row),
+            ]
+            table.add_row(*cells, style=style)
+        else:
+            both = Text(f"{indent}{name}\n{indent}{segment_id}")
+            both.stylize("dim", len(indent) + len(name) + 1)
+            table.add_row(both, *size, style=style)
+    hidden = len(ordered) - len(shown)
+    if hidden:
+        table.caption = f"{hidden} empty segment{'s' * (hidden > 1)} not shown (--show-empty)"
     return table
+
+
+def _stage_and_trait(row: dict[Hashable, Any]) -> tuple[str, Text]:
+    traits = row.get("traits")
+    trait = traits[0] if isinstance(traits, list | tuple) and len(traits) else ""
+    stage = row["stage"] if isinstance(row.get("stage"), str) else ""
+    return stage, Text(trait)
 
 
 def _tree_order(segments: pd.DataFrame) -> list[tuple[dict[Hashable, Any], int]]:

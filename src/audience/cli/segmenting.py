@@ -10,6 +10,8 @@ import typer
 from audience.cli import render
 from audience.cli.common import (
     RunOption,
+    ShowEmptyOption,
+    VerboseOption,
     WorkspaceOption,
     friendly,
     open_workspace,
@@ -57,11 +59,13 @@ def segment(
             help="Cluster every contact together: no suppression, rules or personas.",
         ),
     ] = False,
+    verbose: VerboseOption = False,
+    show_empty: ShowEmptyOption = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Segment contacts: suppression, broad rule segments, clusters inside each, personas.
+    r"""Segment contacts: suppression, broad rule segments, clusters inside each, personas.
 
-    The hierarchy is [segments] in audience.toml; clustering is [models] (--method and --k
+    The hierarchy is \[segments] in audience.toml; clustering is \[models] (--method and --k
     override it in every broad segment without its own). Every contact's segment (and
     probability, for mixtures) is stored under a new run id with the configuration, the
     candidates considered, the personas and the rules that explain them.
@@ -73,27 +77,30 @@ def segment(
         else:
             report = ws.segment(moment, method=method, k=parse_k(k), progress=progress)
     if flat:
-        out_console.print(render.candidates(flat_report.selection))
+        out_console.print(render.candidates(flat_report.selection, verbose=verbose))
         out_console.print(render.segment_sizes(flat_report))
         return
-    print_tree_report(report)
+    print_tree_report(report, verbose=verbose, show_empty=show_empty)
 
 
-def print_tree_report(report: TreeReport) -> None:
+def print_tree_report(report: TreeReport, *, verbose: bool, show_empty: bool) -> None:
+    """Each broad segment with the candidates its clusters were chosen from, then the tree,
+    the contacts left without a segment and the alerts raised against the previous run."""
+    selection = report.selection
     for branch in report.branches.to_dict(orient="records"):
-        chosen = report.selection
-        if not chosen.empty and "branch" in chosen:
-            table = chosen[chosen["branch"] == branch["branch"]]
-            if not table.empty:
-                out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
-                out_console.print(render.candidates(table))
-                continue
         out_console.print(f"[bold]{branch['branch']}[/]: {branch['note']}")
+        if not selection.empty and "branch" in selection:
+            table = selection[selection["branch"] == branch["branch"]]
+            if not table.empty:
+                out_console.print(render.candidates(table, verbose=verbose))
+    leaves = report.leaves
     title = (
-        f"run {report.run_id}: {len(report.leaves)} segments "
+        f"run {report.run_id}: {int((leaves['size'] > 0).sum())} segments "
         f"(surrogate rules fit {report.fidelity:.0%}; {report.seconds:.1f} s)"
     )
-    out_console.print(render.segment_tree(report.segments, title))
+    out_console.print(
+        render.segment_tree(report.segments, title, verbose=verbose, show_empty=show_empty)
+    )
     if report.unassigned:
         out_console.print(
             f"[yellow]{report.unassigned:,} contacts matched no broad rule[/] and have no "
@@ -105,6 +112,8 @@ def print_tree_report(report: TreeReport) -> None:
             f"[yellow]{len(report.alerts)} alerts[/] against the previous run ({severe} at "
             "severity alert): `audience alerts` lists them, `audience changes` shows why."
         )
+    if not verbose:
+        out_console.print("[dim]--verbose: every score and reason, each segment's stage and trait")
 
 
 segments_app = typer.Typer(
@@ -117,15 +126,20 @@ segments_app = typer.Typer(
 @segments_app.callback()
 @friendly
 def segments_list(
-    context: typer.Context, run: RunOption = None, workspace: WorkspaceOption = Path(".")
+    context: typer.Context,
+    run: RunOption = None,
+    verbose: VerboseOption = False,
+    show_empty: ShowEmptyOption = False,
+    workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """The segment tree with names, sizes, stages and key traits."""
+    """The segment tree with names and sizes (with --verbose, stages and key traits)."""
     if context.invoked_subcommand is not None:
         return
     with open_workspace(workspace, "read") as ws:
         run_id = ws.run_id(run)
         tree = ws.segments(run_id)
-    out_console.print(render.segment_tree(tree, f"run {run_id}"))
+    title = f"run {run_id}"
+    out_console.print(render.segment_tree(tree, title, verbose=verbose, show_empty=show_empty))
 
 
 @segments_app.command("show")

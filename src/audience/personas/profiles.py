@@ -11,12 +11,17 @@ the naming, the explanations and the report read.
 - Per segment and for the population, KPIs per DOMAIN.md, computed from sums rather than as
   means of per-contact rates (a contact with 2 deliveries must not weigh as much as one
   with 200). See :data:`KPI_DEFINITIONS`. A KPI whose denominator is 0 is missing.
+- Only what the data holds: a kind of behaviour (:data:`BEHAVIOUR_EVIDENCE`) that no contact
+  shows is absent (an orders-only shop has no email or site events), and the lift, z and KPIs
+  that describe it are missing, so no name or trait speaks of it. Means and medians stay:
+  they are true zeros.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -59,6 +64,39 @@ KPI_COLUMNS = (
 )  # fmt: skip
 """The feature columns the KPIs need; :func:`profile_segments` refuses a frame without them."""
 
+Behaviour = Literal["orders", "email", "browsing"]
+
+BEHAVIOUR_EVIDENCE: Mapping[Behaviour, tuple[str, ...]] = {
+    "orders": ("order_count",),
+    "email": ("emails_delivered", "opens_human_unique", "opens_machine_unique", "clicks_unique"),
+    "browsing": ("product_views", "cart_adds", "checkouts_started"),
+}
+"""The features that show the data holds a kind of behaviour: it is present when one of them
+is above 0 for some contact. ``visits_*`` are no evidence of browsing: they count order days
+too, so an orders-only shop has visits."""
+
+BEHAVIOUR_OF: Mapping[str, Behaviour] = {
+    **dict.fromkeys(
+        ("recency_days", "order_count", "revenue_total", "revenue_mean",
+         "days_between_orders_mean", "recent_order_share", "buyer_share",
+         "revenue_per_contact"),
+        "orders",
+    ),
+    **dict.fromkeys(
+        ("emails_delivered", "opens_human_unique", "opens_machine_unique", "clicks_unique",
+         "open_rate_human", "open_rate_all", "ctr", "ctor", "days_since_last_open",
+         "days_since_last_click", "open_rate", "open_rate_raw", "silent_share"),
+        "email",
+    ),
+    **dict.fromkeys(
+        ("product_views", "cart_adds", "checkouts_started", "abandoned_carts", "visits_7d",
+         "visits_30d", "visits_90d", "top_category_share"),
+        "browsing",
+    ),
+}  # fmt: skip
+"""The kind of behaviour each feature and KPI describes (``tenure_days`` describes the
+contact and is always present)."""
+
 
 @dataclass(frozen=True)
 class Profiles:
@@ -80,6 +118,9 @@ class Profiles:
 
     columns: tuple[str, ...]
     """The numeric feature columns profiled, in the order given."""
+
+    behaviours: frozenset[Behaviour]
+    """The kinds of behaviour the data holds (see :data:`BEHAVIOUR_EVIDENCE`)."""
 
     def lift_matrix(self) -> pd.DataFrame:
         """Lift as a feature × segment frame (rows in ``columns`` order, columns in segment
@@ -117,15 +158,33 @@ def profile_segments(
     """
     ids = _segment_ids(features, segment_ids)
     numeric = _numeric_columns(features, columns)
+    present = observed_behaviours(features)
+    absent = [name for name, kind in BEHAVIOUR_OF.items() if kind not in present]
     totals = _kpi_totals(features).set_axis(ids, axis=0)
     sums = totals.groupby(level=0, sort=True).sum()
     sizes = sums["contacts"]
     order = sorted(sizes.index, key=lambda s: (-int(sizes[s]), str(s)))
     segments = _segment_table(sums.loc[order], totals.sum())
+    segments.loc[:, segments.columns.intersection(absent)] = np.nan
     values = features[list(numeric)].astype("float64").set_axis(ids, axis=0)
+    table = _feature_table(values, order)
+    table.loc[table["feature"].isin(absent), ["lift", "z"]] = np.nan
     population = {"size": float(len(features)), **_kpis(totals.sum())}
+    population.update(dict.fromkeys(population.keys() & set(absent), np.nan))
     population["revenue_total"] = float(totals["revenue_total"].sum())
-    return Profiles(segments, _feature_table(values, order), population, tuple(numeric))
+    return Profiles(segments, table, population, tuple(numeric), present)
+
+
+def observed_behaviours(features: pd.DataFrame) -> frozenset[Behaviour]:
+    """The kinds of behaviour some contact of ``features`` shows (:data:`BEHAVIOUR_EVIDENCE`)."""
+    return frozenset(
+        kind
+        for kind, evidence in BEHAVIOUR_EVIDENCE.items()
+        if any(
+            column in features and bool((features[column].astype("float64") > 0).any())
+            for column in evidence
+        )
+    )
 
 
 def _segment_ids(features: pd.DataFrame, segment_ids: pd.Series | np.ndarray) -> pd.Index:

@@ -5,7 +5,10 @@ engagement, browsing, tenure, dormancy. Relative signals are z-scores (segment m
 audience mean, in audience standard deviations; a signal of several features is the mean of
 their z-scores, missing ones skipped); absolute ones are KPIs (buyer share, open rate) and
 medians in days. A signal whose features are all absent is missing (``nan``), and every
-comparison with a missing signal is false, so a rule never matches on data it lacks.
+comparison with a missing signal is false, so a rule never matches on data it lacks. So is
+one of a kind of behaviour the data does not hold at all (no email or site events: see
+:data:`~audience.personas.profiles.BEHAVIOUR_EVIDENCE`), whose z and KPIs the profiles leave
+missing.
 """
 
 from __future__ import annotations
