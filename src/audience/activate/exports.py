@@ -28,7 +28,7 @@ from audience.segment_ids import SUPPRESSED_LIKE, is_suppressed_id
 from audience.segments.branches import RulePlan, plan_rules, rule_rows_sql, suppression_sql
 from audience.store.csv_files import write_csv
 from audience.store.database import Database
-from audience.store.results import scalar_int
+from audience.store.results import first_row
 from audience.store.segment_runs import read_run
 
 Platform = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
@@ -126,18 +126,9 @@ def export_segment(
     layout = LAYOUTS[platform]
     params = {"run": run_id, "segment": segment_id, "prefix": f"{segment_id}/%"}
     every = _members(suppression_sql(suppress))
-    members = f"SELECT * FROM ({every}) WHERE NOT suppressed"
-    count = scalar_int(db.con, f"SELECT count(*) FROM ({every})", params)
-    kept = scalar_int(db.con, f"SELECT count(*) FROM ({members})", params)
-    no_email = scalar_int(db.con, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
-    if layout.needs_email:
-        members += " AND email IS NOT NULL"
-    formula = _formula_key_sql(layout)
-    formula_keys = scalar_int(db.con, f"SELECT count(*) FROM ({members}) WHERE {formula}", params)
-    members += f" AND NOT ({formula})"
     write_csv(
         db,
-        members,
+        f"SELECT * FROM ({every}) WHERE {_written(layout)}",
         path,
         params,
         columns=layout.columns,
@@ -145,14 +136,37 @@ def export_segment(
         delimiter=layout.delimiter,
         exact=layout.key_headers,
     )
-    left_out = (no_email if layout.needs_email else 0) + formula_keys
-    return ExportResult(
-        path,
-        kept - left_out,
-        no_email if layout.needs_email else 0,
-        count - kept,
-        formula_keys,
+    return _result(db, every, layout, params, path)
+
+
+def _written(layout: Layout) -> str:
+    """The members written in ``layout``: contactable, with the key the platform needs, and
+    that key not starting like a formula."""
+    return f"NOT suppressed AND {_reachable(layout)} AND NOT ({_formula_key_sql(layout)})"
+
+
+def _reachable(layout: Layout) -> str:
+    """Members the platform can take at all: those with an email, unless it keys on ids."""
+    return "email IS NOT NULL" if layout.needs_email else "true"
+
+
+def _result(
+    db: Database, every: str, layout: Layout, params: dict[str, str], path: Path
+) -> ExportResult:
+    """How many members were written, and why each other one was not (one pass)."""
+    counts = first_row(
+        db.con.execute(
+            f"""SELECT count(*) FILTER (WHERE {_written(layout)}),
+                count(*) FILTER (WHERE NOT suppressed AND email IS NULL),
+                count(*) FILTER (WHERE suppressed),
+                count(*) FILTER (WHERE NOT suppressed AND {_reachable(layout)}
+                                 AND {_formula_key_sql(layout)})
+            FROM ({every})""",
+            params,
+        )
     )
+    rows, no_email, suppressed, formula_keys = (int(n) for n in counts or (0, 0, 0, 0))
+    return ExportResult(path, rows, no_email if layout.needs_email else 0, suppressed, formula_keys)
 
 
 def _formula_key_sql(layout: Layout) -> str:
