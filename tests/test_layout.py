@@ -15,7 +15,7 @@ import pytest
 import audience
 
 ORDER = [
-    {"errors", "segment_ids"},
+    {"errors", "segment_ids", "cells"},
     {"config", "progress"},
     {"synth", "ingest"},
     {"validate"},

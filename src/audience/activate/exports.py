@@ -8,6 +8,11 @@ a country) on the features the run was made from and the contact as stored now; 
 whatever those rules say, unsubscribed, hard-bounced, complained, or without
 ``subscribed`` consent. Contacts without an email address are left out too (every
 platform but Braze keys on it) and counted.
+
+Nothing in a file runs when it is opened in a spreadsheet (:mod:`audience.cells`): a text
+cell that starts like a formula gets the text mark, except in the key columns a platform
+matches on (the email address, Braze's external id), which stay exact; a contact whose key
+starts like a formula is left out instead, and counted.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from audience.cells import starts_like_formula_sql
 from audience.config import SegmentsConfig
 from audience.errors import ConfigError
 from audience.segment_ids import SUPPRESSED_LIKE, is_suppressed_id
 from audience.segments.branches import RulePlan, plan_rules, rule_rows_sql, suppression_sql
+from audience.store.csv_files import write_csv
 from audience.store.database import Database
-from audience.store.results import scalar_int
+from audience.store.results import first_row
 from audience.store.segment_runs import read_run
 
 Platform = Literal["mailchimp", "klaviyo", "hubspot", "braze", "sendgrid", "brevo"]
@@ -35,6 +42,12 @@ class Layout:
     columns: tuple[tuple[str, str], ...]
     delimiter: str = ","
     needs_email: bool = True
+    keys: tuple[str, ...] = ("email",)
+    """The columns (by their SQL) a platform matches contacts on: written exactly."""
+
+    @property
+    def key_headers(self) -> tuple[str, ...]:
+        return tuple(header for header, sql in self.columns if sql in self.keys)
 
 
 LAYOUTS: dict[str | None, Layout] = {
@@ -49,6 +62,7 @@ LAYOUTS: dict[str | None, Layout] = {
     "braze": Layout(
         (("external_id", "contact_id"), ("email", "email"), ("audience_segment", "segment_name")),
         needs_email=False,
+        keys=("contact_id", "email"),
     ),
     "sendgrid": Layout((("email", "email"), ("audience_segment", "segment_name"))),
     # Brevo: semicolon-separated, attributes in upper case.
@@ -63,6 +77,9 @@ class ExportResult:
     without_email: int
     suppressed_now: int
     """Members of the segment in the run who are suppressed now, and so not exported."""
+    formula_keys: int = 0
+    """Contactable members left out because their email address (or Braze external id)
+    starts like a spreadsheet formula: a key cannot carry the text mark, nor be written raw."""
 
 
 _CONSENT = """(coalesce(r.is_unsubscribed, 0) = 1 OR coalesce(r.is_bounced, 0) = 1
@@ -109,22 +126,52 @@ def export_segment(
     layout = LAYOUTS[platform]
     params = {"run": run_id, "segment": segment_id, "prefix": f"{segment_id}/%"}
     every = _members(suppression_sql(suppress))
-    members = f"SELECT * FROM ({every}) WHERE NOT suppressed"
-    count = scalar_int(db.con, f"SELECT count(*) FROM ({every})", params)
-    kept = scalar_int(db.con, f"SELECT count(*) FROM ({members})", params)
-    no_email = scalar_int(db.con, f"SELECT count(*) FROM ({members}) WHERE email IS NULL", params)
-    if layout.needs_email:
-        members += " AND email IS NOT NULL"
-    select = ", ".join(f'{sql} AS "{header}"' for header, sql in layout.columns)
-    target = str(path).replace("'", "''")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db.con.execute(
-        f"COPY (SELECT {select} FROM ({members}) ORDER BY contact_id) TO '{target}' "
-        f"(FORMAT csv, HEADER, DELIMITER '{layout.delimiter}')",
+    write_csv(
+        db,
+        f"SELECT * FROM ({every}) WHERE {_written(layout)}",
+        path,
         params,
+        columns=layout.columns,
+        order_by="contact_id",
+        delimiter=layout.delimiter,
+        exact=layout.key_headers,
     )
-    rows = kept - no_email if layout.needs_email else kept
-    return ExportResult(path, rows, no_email if layout.needs_email else 0, count - kept)
+    return _result(db, every, layout, params, path)
+
+
+def _written(layout: Layout) -> str:
+    """The members written in ``layout``: contactable, with the key the platform needs, and
+    that key not starting like a formula."""
+    return f"NOT suppressed AND {_reachable(layout)} AND NOT ({_formula_key_sql(layout)})"
+
+
+def _reachable(layout: Layout) -> str:
+    """Members the platform can take at all: those with an email, unless it keys on ids."""
+    return "email IS NOT NULL" if layout.needs_email else "true"
+
+
+def _result(
+    db: Database, every: str, layout: Layout, params: dict[str, str], path: Path
+) -> ExportResult:
+    """How many members were written, and why each other one was not (one pass)."""
+    counts = first_row(
+        db.con.execute(
+            f"""SELECT count(*) FILTER (WHERE {_written(layout)}),
+                count(*) FILTER (WHERE NOT suppressed AND email IS NULL),
+                count(*) FILTER (WHERE suppressed),
+                count(*) FILTER (WHERE NOT suppressed AND {_reachable(layout)}
+                                 AND {_formula_key_sql(layout)})
+            FROM ({every})""",
+            params,
+        )
+    )
+    rows, no_email, suppressed, formula_keys = (int(n) for n in counts or (0, 0, 0, 0))
+    return ExportResult(path, rows, no_email if layout.needs_email else 0, suppressed, formula_keys)
+
+
+def _formula_key_sql(layout: Layout) -> str:
+    """True for a member whose key for ``layout`` starts like a formula (NULL keys do not)."""
+    return " OR ".join(f"coalesce({starts_like_formula_sql(key)}, false)" for key in layout.keys)
 
 
 def run_rules(db: Database, run_id: str, current: SegmentsConfig) -> RulePlan:

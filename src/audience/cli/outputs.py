@@ -41,6 +41,13 @@ def export(
         out_console.print(f"  left out {result.suppressed_now:,} suppressed contacts")
     if result.without_email:
         out_console.print(f"  left out {result.without_email:,} contacts without an email")
+    if result.formula_keys:
+        out_console.print(
+            f"  left out {result.formula_keys:,} contacts whose email address (or Braze "
+            "external id) starts like a spreadsheet formula (=, +, -, @): the platform needs it "
+            "exactly, so it can be neither written as it is nor changed",
+            markup=False,
+        )
 
 
 @friendly

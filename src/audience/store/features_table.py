@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audience.errors import ConfigError
+from audience.store.csv_files import write_csv
 from audience.store.database import Database
 from audience.store.results import scalar_int
 
@@ -45,16 +46,18 @@ def replace_features(db: Database, select_sql: str, as_of: datetime) -> int:
 
 
 def export_features(db: Database, as_of: datetime, path: Path) -> Path:
-    """Write the features at ``as_of`` to Parquet or CSV, chosen by the file's extension."""
-    formats = {".parquet": "(FORMAT parquet)", ".csv": "(FORMAT csv, HEADER)"}
-    option = formats.get(path.suffix.lower())
-    if option is None:
+    """Write the features at ``as_of`` to Parquet or CSV, chosen by the file's extension;
+    a CSV is safe to open in a spreadsheet (:func:`write_csv`)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
         raise ConfigError(f"--out {path}: the file must end in .parquet or .csv.")
+    rows = f"SELECT * FROM {TABLE} WHERE as_of = $as_of"
+    if suffix == ".csv":
+        write_csv(db, rows, path, {"as_of": as_of}, order_by="contact_id")
+        return path
     target = str(path).replace("'", "''")
     db.con.execute(
-        f"COPY (SELECT * FROM {TABLE} WHERE as_of = $as_of ORDER BY contact_id) "
-        f"TO '{target}' {option}",
-        {"as_of": as_of},
+        f"COPY ({rows} ORDER BY contact_id) TO '{target}' (FORMAT parquet)", {"as_of": as_of}
     )
     return path
 

@@ -15,6 +15,11 @@ REASONS: dict[str, str] = {
     "unsupported_call": "the Segment call type is not identify, track or page",
     "missing_email": "the contact has no email address",
     "invalid_email": "the email address is not valid",
+    "formula_email": (
+        "the email address starts with =, +, -, @, a tab or a line break, which a spreadsheet "
+        "runs as a formula"
+    ),
+    "email_too_long": "the email address has more than 64 characters before the @ (RFC 5321)",
     "missing_contact": "the row names no contact (no user id, anonymous id or email)",
     "missing_event": "the event has no name",
     "missing_timestamp": "the row has no timestamp",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from audience.config import IngestConfig
 from audience.ingest.mapping import ColumnMapping
+from audience.validate.email import check_email_limits
 from audience.validate.findings import Findings, shown
 from audience.validate.parsing import (
     CONSENT_VALUES,
@@ -173,6 +174,7 @@ def _check_email(fields: pd.DataFrame, found: Findings, rules: Rules, *, require
         "invalid_email",
         lambda i: f"{rules.column('email')} is not a valid email address, got {shown(email, i)}",
     )
+    check_email_limits(email, ~missing & ~invalid, found, rules.column("email"))
 
 
 def _check_contact(fields: pd.DataFrame, found: Findings, rules: Rules) -> None:
