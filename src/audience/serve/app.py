@@ -2,7 +2,8 @@
 
 Errors are one paragraph in ``{"detail": …}``: a user mistake is a 4xx and changes nothing
 (a missing run, segment or contact 404, a run already going 409, anything else the caller
-can fix 422, a body too large 413, JSON that does not parse 400).
+can fix 422, a body too large 413, JSON that does not parse 400). A 500 is a bug, and
+says so in the same shape.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from audience.serve.batching import AssignBatcher
 from audience.serve.dashboard import error_page
 from audience.serve.dashboard import router as dashboard_router
 from audience.serve.fastpath import FastAssign
-from audience.serve.problems import audience_error_status, invalid_request
+from audience.serve.problems import (
+    INTERNAL,
+    audience_error_detail,
+    audience_error_status,
+    bounded,
+    invalid_request,
+)
 from audience.serve.service import Service
 from audience.workspace import Workspace
 
@@ -85,17 +92,24 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/api/", "/health", "/docs", "/openapi", "/static/")):
+            exc.detail = bounded(str(exc.detail))
             return await http_exception_handler(request, exc)
         return error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(AudienceError)
     async def audience_error(request: Request, exc: AudienceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=audience_error_status(exc))
+        return JSONResponse(audience_error_detail(exc), status_code=audience_error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, body = invalid_request(exc.errors())
         return JSONResponse(body, status_code=code)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answer; the caller learns only that it
+        # was not their fault.
+        return JSONResponse({"detail": INTERNAL}, status_code=500)
 
 
 class BodyLimit:

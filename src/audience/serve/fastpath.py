@@ -22,6 +22,7 @@ from audience.serve.batching import AssignBatcher
 from audience.serve.problems import (
     INVALID_KEY,
     MISSING_KEY,
+    audience_error_detail,
     audience_error_status,
     invalid_request,
 )
@@ -73,7 +74,7 @@ class FastAssign:
         try:
             return 200, await self.batcher.submit(request.features.model_dump()), []
         except AudienceError as exc:
-            return audience_error_status(exc), {"detail": str(exc)}, []
+            return audience_error_status(exc), audience_error_detail(exc), []
 
 
 def _key_text(headers: dict[bytes, bytes]) -> str | None:
