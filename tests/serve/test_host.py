@@ -29,7 +29,7 @@ from audience.synth import generate
 from tests.conftest import flat
 from tests.models.audiences import AS_OF
 from tests.serve.conftest import copy_workspace
-from tests.serve.test_cli_serve import free_port
+from tests.serve.processes import start_serve
 
 pytestmark = pytest.mark.slow
 AUDIENCE = str(Path(sys.executable).with_name("audience"))
@@ -76,22 +76,8 @@ def server(built_workspace: Path, tmp_path: Path) -> Iterator[Server]:
     folder = copy_workspace(built_workspace, tmp_path)
     with Workspace(folder) as ws:
         _key, key = create_key(ws.database, "admin", "tests", AS_OF)
-    port = free_port()
-    process = subprocess.Popen(
-        [AUDIENCE, "serve", "--port", str(port), "-w", str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process, port = start_serve(folder)
     served = Server(process, f"http://127.0.0.1:{port}", key, folder)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            served.get("/api/runs")
-            break
-        except OSError:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no answer within 60 s"
-            time.sleep(0.2)
     yield served
     if process.poll() is None:
         process.send_signal(signal.SIGINT)

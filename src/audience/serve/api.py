@@ -60,6 +60,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key, or not a valid one"},
     403: {"model": Problem, "description": "A read key asked to change something"},
     404: {"model": Problem, "description": "No such run, segment, contact, job or key"},
+    408: {"model": Problem, "description": "The body did not arrive in time"},
     409: {"model": Problem, "description": "Nothing segmented yet, or a run is already going"},
     413: {"model": Problem, "description": "The body is over the size limit"},
     422: {
