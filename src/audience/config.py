@@ -498,6 +498,24 @@ class StreamConfig(_Section):
     died) are claimed and processed here; checked at start and then as often."""
 
 
+class ServeConfig(_Section):
+    """``audience serve`` (``[serve]``): what one request may send and how slowly."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    """Largest request body (8 MiB), sent with a length or chunked; more is 413. Batches
+    have their own item limits below this."""
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    """Largest request line and headers together (64 KiB); more is 431."""
+    header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    """From the connection (or a next request's first byte on it) to the end of the
+    headers; a client slower than that (headers a byte at a time) gets 408 and is closed."""
+    body_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """From the end of the headers to the end of the body (8 MiB in 30 s is about
+    2 Mbit/s); a body that stalls gets 408 and the connection is closed."""
+    keep_alive_seconds: Annotated[int, Field(ge=1)] = 5
+    """How long an idle connection is kept open for a next request."""
+
+
 class WorkspaceConfig(_Section):
     """The whole ``audience.toml``."""
 
@@ -511,6 +529,7 @@ class WorkspaceConfig(_Section):
     alerts: AlertsConfig = AlertsConfig()
     refresh: RefreshConfig = RefreshConfig()
     stream: StreamConfig = StreamConfig()
+    serve: ServeConfig = ServeConfig()
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -706,6 +725,17 @@ block_ms = 1000
 consumer = ""
 # Redis: take over messages another consumer left unacknowledged this long.
 claim_idle_ms = 60000
+
+[serve]
+# `audience serve`: a body over max_body_bytes is 413, headers over max_header_bytes 431;
+# headers not ended header_timeout_seconds after the connection (or the request's first
+# byte), or a body not ended body_timeout_seconds after its headers, get 408 and the
+# connection is closed. Idle connections are kept keep_alive_seconds.
+max_body_bytes = 8388608
+max_header_bytes = 65536
+header_timeout_seconds = 10.0
+body_timeout_seconds = 30.0
+keep_alive_seconds = 5
 """
 
 

@@ -117,6 +117,20 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
 
 
+QUOTE_LIMIT = 200
+"""Characters of a received value a message quotes; the rest is cut (a 5 MB field must not
+make a 5 MB error)."""
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A received value for a message: its ``repr`` as text, cut to ``limit`` characters
+    with "…" and the length said, so a message stays one readable paragraph."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
 class SegmentationError(AudienceError):
     """Segmentation cannot give a trustworthy answer (every candidate failed a guard, or the
     workspace has nothing to cluster); nothing was stored."""

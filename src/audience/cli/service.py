@@ -97,6 +97,7 @@ def serve(
     from audience.cli.app import as_group
     from audience.cli.host import Host, run_in_process
     from audience.serve import create_app
+    from audience.serve.protocol import http_protocol
 
     ws = open_workspace(workspace, "read")
     services: list[Service] = []
@@ -109,12 +110,21 @@ def serve(
     )
     with hosting:
         app = create_app(ws)
+        limits = ws.config.serve
         services.append(app.state.service)
         app.state.service.warm_up()
         err.print(
             f"serving {ws.path} on http://{host}:{port} (dashboard /, API docs /docs); Ctrl+C stops"
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            http=http_protocol(limits),
+            timeout_keep_alive=limits.keep_alive_seconds,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 def check_bind(host: str, allow_remote: bool) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from audience.errors import quoted
 from audience.ingest.batch import RawBatch, ReadChunk, Unreadable
 from audience.ingest.mapping import Kind
 from audience.ingest.sources import Format
@@ -131,7 +132,7 @@ def json_problem(line: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
 def _shown(value: object) -> str:
     if isinstance(value, dict | list):
         return "an object" if isinstance(value, dict) else "a list"
-    return repr(value)[:200]
+    return quoted(value)
 
 
 def flatten_call(call: dict[str, Any], default_kind: Kind) -> tuple[Kind | None, dict[str, Any]]:

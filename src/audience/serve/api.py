@@ -12,10 +12,11 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from audience.errors import NotFoundError
+from audience.errors import NotFoundError, quoted
 from audience.serve.auth import Admin, Reader, service_of
 from audience.serve.batching import AssignBatcher
 from audience.serve.jobs import Job
+from audience.serve.problems import bounded
 from audience.serve.schemas import (
     AlertInfo,
     AssignBatchRequest,
@@ -60,6 +61,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key, or not a valid one"},
     403: {"model": Problem, "description": "A read key asked to change something"},
     404: {"model": Problem, "description": "No such run, segment, contact, job or key"},
+    408: {"model": Problem, "description": "The body did not arrive in time"},
     409: {"model": Problem, "description": "Nothing segmented yet, or a run is already going"},
     413: {"model": Problem, "description": "The body is over the size limit"},
     422: {
@@ -140,7 +142,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def get_job(request: Request, job_id: str, _key: Reader) -> Response:
     job = service_of(request).jobs.get(job_id)
     if job is None:
-        raise NotFoundError(f"There is no job {job_id!r} on this server.")
+        raise NotFoundError(f"There is no job {quoted(job_id)} on this server.")
     return _json(_job(job))
 
 
@@ -330,7 +332,8 @@ def assign_live(request: Request, body: LiveAssignRequest, _key: Reader) -> Resp
     answer, live = service.assign_live(body.traits, body.events, as_of)
     features = {k: _finite(v) for k, v in live.row.iloc[0].to_dict().items()}
     rejected = [
-        {"line": r["line"], "reason": r["reason"], "detail": r["detail"]} for r in live.rejected
+        {"line": r["line"], "reason": r["reason"], "detail": bounded(r["detail"])}
+        for r in live.rejected
     ]
     return _json({**answer, "features": features, "rejected": rejected})
 
@@ -355,7 +358,7 @@ def ingest_events(request: Request, body: EventBatch, _key: Admin) -> Response:
             "duplicates": report.duplicates,
             "quarantine_reasons": report.quarantine_reasons,
             "rejected": [
-                {"index": int(r["line"]) - 1, "reason": r["reason"], "detail": r["detail"]}
+                {"index": int(r["line"]) - 1, "reason": r["reason"], "detail": bounded(r["detail"])}
                 for r in rejected
             ],
         }

@@ -2,7 +2,8 @@
 
 Errors are one paragraph in ``{"detail": …}``: a user mistake is a 4xx and changes nothing
 (a missing run, segment or contact 404, a run already going 409, anything else the caller
-can fix 422, a body too large 413, JSON that does not parse 400).
+can fix 422, a body too large 413, a body or headers too slow 408, JSON that does not
+parse 400). A 500 is a bug, and says so in the same shape.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from audience import __version__
 from audience.errors import AudienceError
@@ -26,16 +26,21 @@ from audience.serve.batching import AssignBatcher
 from audience.serve.dashboard import error_page
 from audience.serve.dashboard import router as dashboard_router
 from audience.serve.fastpath import FastAssign
-from audience.serve.problems import audience_error_status, invalid_request
+from audience.serve.limits import BodyLimit
+from audience.serve.problems import (
+    INTERNAL,
+    audience_error_detail,
+    audience_error_status,
+    bounded,
+    invalid_request,
+)
 from audience.serve.service import Service
 from audience.workspace import Workspace
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-"""Largest request body accepted; batches have their own item limits below this."""
 
-
-def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The server for one workspace (which it keeps open until shutdown)."""
+def create_app(workspace: Workspace) -> FastAPI:
+    """The server for one workspace (which it keeps open until shutdown). Its ``[serve]``
+    limits on the body apply here; the headers' are the protocol's (``serve/protocol.py``)."""
     service = Service(workspace)
     app = FastAPI(
         title="Audience",
@@ -59,9 +64,10 @@ def create_app(workspace: Workspace, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         https_only=False,  # loopback by default; behind TLS the proxy sets the scheme
         max_age=12 * 3600,
     )
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    # Outermost: the hot endpoint skips the stack below (see serve/fastpath.py).
-    app.add_middleware(FastAssign, service=service, batcher=batcher, max_bytes=max_body_bytes)
+    # The hot endpoint skips the stack below (see serve/fastpath.py) but not the body's
+    # limits, outermost.
+    app.add_middleware(FastAssign, service=service, batcher=batcher)
+    app.add_middleware(BodyLimit, limits=workspace.config.serve)
     _handle_errors(app)
 
     @app.get("/health", tags=["health"], summary="Liveness, without a key")
@@ -85,64 +91,21 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/api/", "/health", "/docs", "/openapi", "/static/")):
+            exc.detail = bounded(str(exc.detail))
             return await http_exception_handler(request, exc)
         return error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(AudienceError)
     async def audience_error(request: Request, exc: AudienceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=audience_error_status(exc))
+        return JSONResponse(audience_error_detail(exc), status_code=audience_error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, body = invalid_request(exc.errors())
         return JSONResponse(body, status_code=code)
 
-
-class BodyLimit:
-    """Refuse a body larger than ``max_bytes`` with 413, before anything reads it whole."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            response = JSONResponse(
-                {
-                    "detail": f"The request body is {int(length):,} bytes; the limit is "
-                    f"{self.max_bytes:,}. Send smaller batches."
-                },
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-            await response(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge(self.max_bytes)
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            response = JSONResponse(
-                {
-                    "detail": f"The request body is over the limit of {self.max_bytes:,} bytes. "
-                    "Send smaller batches."
-                },
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-            await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"body over {limit} bytes")
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answer; the caller learns only that it
+        # was not their fault.
+        return JSONResponse({"detail": INTERNAL}, status_code=500)

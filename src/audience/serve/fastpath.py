@@ -4,9 +4,10 @@ Routing, dependency resolution and the middleware stack cost more per request th
 assigning a contact does, and real-time assignment has a latency budget (p99 ≤ 10 ms at
 1,000 requests/s from one process). This ASGI layer answers that one path itself with the
 same parts the framework route uses: the same key check (:meth:`Service.authenticate`),
-the same pydantic model (:class:`AssignRequest`), the same body limit, the same error
-bodies (:mod:`audience.serve.problems`) and the same batcher. The framework's route stays
-for the OpenAPI schema and the docs; everything else passes through untouched.
+the same pydantic model (:class:`AssignRequest`), the same error bodies
+(:mod:`audience.serve.problems`) and the same batcher. The framework's route stays
+for the OpenAPI schema and the docs; everything else passes through untouched. The body's
+limits are enforced outside it (:class:`audience.serve.limits.BodyLimit`), for every path.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from audience.serve.batching import AssignBatcher
 from audience.serve.problems import (
     INVALID_KEY,
     MISSING_KEY,
+    audience_error_detail,
     audience_error_status,
     invalid_request,
 )
@@ -36,13 +38,10 @@ _CHALLENGE = [(b"www-authenticate", b"Bearer")]
 class FastAssign:
     """ASGI middleware answering ``POST /api/assign``; other requests go to ``app``."""
 
-    def __init__(
-        self, app: ASGIApp, service: Service, batcher: AssignBatcher, max_bytes: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, service: Service, batcher: AssignBatcher) -> None:
         self.app = app
         self.service = service
         self.batcher = batcher
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
@@ -60,10 +59,7 @@ class FastAssign:
             return 401, {"detail": MISSING_KEY}, _CHALLENGE
         if self.service.authenticate(key) is None:
             return 401, {"detail": INVALID_KEY}, _CHALLENGE
-        raw = await _body(receive, self.max_bytes)
-        if raw is None:
-            detail = f"The request body is over the limit of {self.max_bytes:,} bytes."
-            return 413, {"detail": detail}, []
+        raw = await _body(receive)
         try:
             request = AssignRequest.model_validate_json(raw)
         except ValidationError as exc:
@@ -73,7 +69,7 @@ class FastAssign:
         try:
             return 200, await self.batcher.submit(request.features.model_dump()), []
         except AudienceError as exc:
-            return audience_error_status(exc), {"detail": str(exc)}, []
+            return audience_error_status(exc), audience_error_detail(exc), []
 
 
 def _key_text(headers: dict[bytes, bytes]) -> str | None:
@@ -85,17 +81,12 @@ def _key_text(headers: dict[bytes, bytes]) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
 
 
-async def _body(receive: Receive, max_bytes: int) -> bytes | None:
-    """The whole body, or None once it passes ``max_bytes`` (the rest is not read)."""
+async def _body(receive: Receive) -> bytes:
+    """The whole body (BodyLimit, outside, has read it within the limits: one message)."""
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
 

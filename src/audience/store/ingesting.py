@@ -87,7 +87,17 @@ def ingest_lines(
 def calls_as_jsonl(calls: Sequence[Mapping[str, Any]]) -> list[bytes]:
     """One line per call, as a file of them would hold (the stdlib's encoder: JSON numbers
     of any size pass through to the ingest, which judges them as it judges a file's)."""
-    return [json.dumps(call, default=str, ensure_ascii=False).encode() for call in calls]
+    return [_call_line(call) for call in calls]
+
+
+def _call_line(call: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(call, default=str, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\udfff", which JSON may escape) is not text UTF-8 can hold:
+        # the line keeps it escaped, as the caller sent it, and the ingest quarantines it
+        # as it would that line of a file.
+        return json.dumps(call, default=str).encode()
 
 
 class _Tally:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from audience.errors import quoted
+
 
 class Findings:
     """Per row: the first failing rule (its reason code) and every failure's message."""
@@ -32,6 +34,6 @@ class Findings:
 
 
 def shown(values: pd.Series, position: int) -> str:
-    """A value as it appeared, for a message."""
+    """A value as it appeared, for a message (a long one cut, so the message stays short)."""
     value = values.iloc[position]
-    return "(empty)" if value is None or value is pd.NA else repr(str(value))
+    return "(empty)" if value is None or value is pd.NA else quoted(str(value))
