@@ -113,6 +113,11 @@ class Workspace:
         return self.path / self.config.store.database
 
     @property
+    def models(self) -> ModelFiles:
+        """The tree runs' model files, signed with the workspace secret."""
+        return ModelFiles(self.path / MODELS_DIR, self.secret)
+
+    @property
     def database(self) -> Database:
         """The open database (opened, and migrated forward, on first use)."""
         if self._db is None:
@@ -140,11 +145,14 @@ class Workspace:
                 take_turn(lease, current_command(), timeout)
                 self._turn = lease
             if lock.access == "write":
-                return self._connect()
-            db = self._connect(read_only=True)
-            if current_version(db.con) < SCHEMA_VERSION:
-                db.close()
-                db = self._migrated_for_reading(lock)
+                db = self._connect()
+            else:
+                db = self._connect(read_only=True)
+                if current_version(db.con) < SCHEMA_VERSION:
+                    db.close()
+                    db = self._migrated_for_reading(lock)
+            # What a killed run left (a model file of no committed run, or one not renamed).
+            self.models.tidy(db)
             return db
         except BaseException:
             self.close()
@@ -169,11 +177,6 @@ class Workspace:
         if self._secret is None:
             self._secret = read_secret(self.path)
         return self._secret
-
-    @property
-    def models(self) -> ModelFiles:
-        """The tree runs' model files, signed with the workspace secret."""
-        return ModelFiles(self.path / MODELS_DIR, self.secret)
 
     def ingest(
         self,
@@ -236,26 +239,32 @@ class Workspace:
         explains them with surrogate rules, and stores it all under a new run id. The alerts
         the run raises against the previous one (drift, sizes, segments, quality) are stored,
         logged and sent to ``[alerts]``'s webhooks, and listed in ``report.alerts``.
-        """
+
+        Features, run, model file and alerts are one unit: if anything fails, nothing of
+        it is kept (the alerts are sent only once it is stored)."""
         # Imported here: personas and the report's dependencies are for segmenting only.
-        from audience.refresh.alerts import evaluate_run_alerts, raise_alerts
+        from audience.refresh.alerts import deliver_alerts, evaluate_run_alerts, store_alerts
         from audience.segments.tree_run import segment_tree_run
 
         moment = _aware(as_of)
         now = datetime.now(UTC)
-        report = segment_tree_run(
-            self.database,
-            self.config,
-            moment,
-            created_at=now,
-            method=method,
-            k=k,
-            progress=progress,
-            models=self.models,
-        )
-        found = evaluate_run_alerts(self.database, self.config.alerts, report.run_id)
-        stored = raise_alerts(self.database, self.config.alerts, self.path, found, now=now)
-        return replace(report, alerts=tuple(stored))
+        db = self.database
+        # One unit: the features, the run, its model file and its alerts (see ARCHITECTURE.md).
+        with db.transaction():
+            report = segment_tree_run(
+                db,
+                self.config,
+                moment,
+                created_at=now,
+                method=method,
+                k=k,
+                progress=progress,
+                models=self.models,
+            )
+            found = evaluate_run_alerts(db, self.config.alerts, report.run_id)
+            stored = store_alerts(db, found, now=now)
+        delivered = deliver_alerts(db, self.config.alerts, self.path, stored)
+        return replace(report, alerts=tuple(delivered))
 
     def cluster(
         self,

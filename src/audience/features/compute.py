@@ -9,7 +9,7 @@ the features were computed (``feature_sets``), which a later refresh starts from
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,22 +52,27 @@ def compute_features(
     # Read before computing: an ingest committed meanwhile counts as unseen next time.
     snapshot = take_snapshot(db)
     backend = duckdb_backend(db.con)
-    with db.memory_limit(config.memory_limit):
-        # The events in scope are materialised here too: under the features' limit.
-        expression = feature_table(
-            backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
+    # One unit: the rows, the RFM run and the feature_sets record agree, or nothing changed.
+    with db.transaction():
+        with db.memory_limit(config.memory_limit):
+            # The events in scope are materialised here too: under the features' limit.
+            expression = feature_table(
+                backend.table("contacts"), backend.table("events"), as_of, config, materialize=True
+            )
+            rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
+        stored = StoredFeatures(
+            as_of=as_of,
+            rows=rows,
+            snapshot=snapshot,
+            definitions=definitions_fingerprint(config),
+            method="full",
+            previous_as_of=None,
+            recomputed=rows,
         )
-        rows = save_features(db, str(ibis.to_sql(expression, dialect="duckdb")), as_of)
-    stored = StoredFeatures(
-        as_of=as_of,
-        rows=rows,
-        snapshot=snapshot,
-        definitions=definitions_fingerprint(config),
-        method="full",
-        previous_as_of=None,
-        recomputed=rows,
-    )
-    return finish_feature_set(db, config, stored, created_at=created_at, out=out, started=started)
+        report = finish_feature_set(db, config, stored, created_at=created_at, started=started)
+    if out is None:
+        return report
+    return replace(report, out=export_features(db, as_of, out))
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,11 @@ def finish_feature_set(
     stored: StoredFeatures,
     *,
     created_at: datetime,
-    out: Path | None,
     started: float,
 ) -> FeatureReport:
     """What follows storing features, however they were computed: the summary, the RFM
-    baseline run ``rfm-<as_of>``, the ``feature_sets`` record and the optional export."""
+    baseline run ``rfm-<as_of>`` and the ``feature_sets`` record (in the caller's
+    transaction)."""
     as_of = stored.as_of
     table = duckdb_backend(db.con).table("features")
     stats = summarize(table.filter(table.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
@@ -119,6 +124,4 @@ def finish_feature_set(
         recomputed=stored.recomputed,
     )
     save_feature_set(db, record)
-    if out is not None:
-        export_features(db, as_of, out)
-    return FeatureReport(as_of, stored.rows, stats, time.perf_counter() - started, out)
+    return FeatureReport(as_of, stored.rows, stats, time.perf_counter() - started, None)

@@ -80,14 +80,13 @@ def refresh_features(
         outcome = FeatureRefresh(previous_as_of, False, reason, report.contacts, 0)
         return replace(report, refresh=outcome)
     span = Span(previous_as_of, as_of, new_ingests, config.abandon_hours)
-    with db.memory_limit(config.memory_limit):
-        rows, recomputed = _store_refreshed(db, config, span)
-    stored = StoredFeatures(
-        as_of, rows, snapshot, definitions, "incremental", previous_as_of, recomputed
-    )
-    report = finish_feature_set(
-        db, config, stored, created_at=created_at, out=None, started=started
-    )
+    with db.transaction():  # one unit, as compute_features is
+        with db.memory_limit(config.memory_limit):
+            rows, recomputed = _store_refreshed(db, config, span)
+        stored = StoredFeatures(
+            as_of, rows, snapshot, definitions, "incremental", previous_as_of, recomputed
+        )
+        report = finish_feature_set(db, config, stored, created_at=created_at, started=started)
     log.info(
         "features at %s from those at %s: %d of %d contacts computed again",
         as_of, previous_as_of, recomputed, rows,

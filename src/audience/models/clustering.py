@@ -33,38 +33,39 @@ def cluster_contacts(
     """Features → preprocessing → model selection → final fit → a stored run.
 
     ``method`` and ``k`` override ``[models] method`` and ``k``. The features at ``as_of``
-    are computed (and stored) first. The run, its segments and every contact's membership
-    are stored together, or, if anything fails, nothing is.
+    are computed (and stored) first. The features, the run, its segments and every
+    contact's membership are stored together, or, if anything fails, nothing is.
     """
     started = time.perf_counter()
     step = progress or no_progress
-    step("computing features", 0, 1)
-    compute_features(db, config.features, as_of, created_at=created_at)
-    frame = read_features(db, as_of)
-    models = config.models
-    chosen_method = method or models.method
-    fixed_k = k if k is not None else models.k
-    step("preprocessing", 0, 1)
-    segmenter, inputs = fit_segmenter(
-        frame, models, config.preprocess, method=chosen_method, k=fixed_k, progress=progress
-    )
-    report = describe_run(segmenter, inputs, chosen_method, fixed_k)
-    run_id = new_run_id(db, created_at)
-    save_cluster_run(
-        db,
-        run_id=run_id,
-        as_of=as_of,
-        created_at=created_at,
-        contact_ids=frame["contact_id"].tolist(),
-        labels=segmenter.labels_,
-        probabilities=report.probabilities,
-        config={
-            "method": chosen_method,
-            "k": fixed_k,
-            "models": models.model_dump(),
-            "preprocess": config.preprocess.model_dump(),
-        },
-        metrics=report.metrics(),
-        definitions=report.definitions(),
-    )
+    with db.transaction():  # one unit: the features and the run, or nothing
+        step("computing features", 0, 1)
+        compute_features(db, config.features, as_of, created_at=created_at)
+        frame = read_features(db, as_of)
+        models = config.models
+        chosen_method = method or models.method
+        fixed_k = k if k is not None else models.k
+        step("preprocessing", 0, 1)
+        segmenter, inputs = fit_segmenter(
+            frame, models, config.preprocess, method=chosen_method, k=fixed_k, progress=progress
+        )
+        report = describe_run(segmenter, inputs, chosen_method, fixed_k)
+        run_id = new_run_id(db, created_at)
+        save_cluster_run(
+            db,
+            run_id=run_id,
+            as_of=as_of,
+            created_at=created_at,
+            contact_ids=frame["contact_id"].tolist(),
+            labels=segmenter.labels_,
+            probabilities=report.probabilities,
+            config={
+                "method": chosen_method,
+                "k": fixed_k,
+                "models": models.model_dump(),
+                "preprocess": config.preprocess.model_dump(),
+            },
+            metrics=report.metrics(),
+            definitions=report.definitions(),
+        )
     return report.stored(run_id, as_of, time.perf_counter() - started)

@@ -4,7 +4,9 @@
 stored run; :func:`refresh_failed_alert` says a refresh failed; :func:`raise_alerts`
 stores alerts (table ``alerts``, committed before anything is sent), logs each one (one
 WARNING line) and delivers each to every ``[[alerts.webhooks]]`` destination through
-:class:`audience.activate.webhooks.WebhookSender`. A webhook's payload is
+:class:`audience.activate.webhooks.WebhookSender`. A run's own alerts are stored inside
+the run's transaction instead (:func:`store_alerts`) and delivered once it has committed
+(:func:`deliver_alerts`). A webhook's payload is
 :meth:`StoredAlert.payload`; its deliveries have the alert's id as their ``subject``.
 
 A delivery that fails (the endpoint is down, refuses, or its secret cannot be read) is
@@ -42,9 +44,11 @@ __all__ = [
     "Alert",
     "AlertKind",
     "Severity",
+    "deliver_alerts",
     "evaluate_run_alerts",
     "raise_alerts",
     "refresh_failed_alert",
+    "store_alerts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,14 +100,35 @@ def raise_alerts(
     real :class:`WebhookSender` on ``db`` (made only when a webhook is configured);
     ``workspace_path`` is where ``secret_file`` paths start.
     """
+    stored = store_alerts(db, alerts, now=now)
+    return deliver_alerts(db, config, workspace_path, stored, sender=sender)
+
+
+def store_alerts(db: Database, alerts: Sequence[Alert], *, now: datetime) -> list[StoredAlert]:
+    """Store ``alerts`` (created at ``now``) without sending them: inside a run's
+    transaction, so that a run and its alerts are kept together; deliver them with
+    :func:`deliver_alerts` once it has committed (an alert of a run rolled back is never
+    sent)."""
     stored = [_stored(alert, now) for alert in alerts]
     insert_alerts(db, stored)
+    return stored
+
+
+def deliver_alerts(
+    db: Database,
+    config: AlertsConfig,
+    workspace_path: Path,
+    stored: Sequence[StoredAlert],
+    *,
+    sender: WebhookSender | None = None,
+) -> list[StoredAlert]:
+    """Log each stored alert and deliver it to every webhook (see :func:`raise_alerts`)."""
     for alert in stored:
         logger.warning(
             "alert %s [%s] %s: %s", alert.kind, alert.severity, alert.subject, alert.message
         )
     if not stored or not config.webhooks:
-        return stored
+        return list(stored)
     own = sender is None
     active = sender or WebhookSender(db, workspace_path)
     try:

@@ -17,9 +17,12 @@
    previous run's model from its centres (:mod:`audience.models.warm`).
 6. **Alerts** of the new run (:mod:`audience.refresh.alerts`): stored, logged, sent.
 
-Every refresh is recorded in the ``refreshes`` table (steps, run, exit code). A refresh that
-fails raises a ``refresh_failed`` alert and exits 1; what it did before failing stays done
-(each step is atomic), so the next refresh continues from there. A refresh killed before it
+Steps 4 to 6 are one unit, as ``audience segment`` is: the features, the run, its model
+file and its stored alerts commit together (the alerts are sent after), so a refresh that
+fails or is killed there leaves them as they were. Every refresh is recorded in the
+``refreshes`` table (steps, run, exit code). A refresh that fails raises a
+``refresh_failed`` alert and exits 1; the files it ingested before failing stay ingested
+(each ingest is atomic), so the next refresh continues from there. A refresh killed before it
 could raise its run's alerts is found by the next one, which raises them.
 """
 
@@ -42,7 +45,13 @@ from audience.errors import AudienceError
 from audience.features.compute import compute_features
 from audience.features.drift import feature_drift
 from audience.features.incremental import refresh_features
-from audience.refresh.alerts import evaluate_run_alerts, raise_alerts, refresh_failed_alert
+from audience.refresh.alerts import (
+    deliver_alerts,
+    evaluate_run_alerts,
+    raise_alerts,
+    refresh_failed_alert,
+    store_alerts,
+)
 from audience.refresh.drop import drop_folders, new_files
 from audience.segments.assign import SegmentAssigner
 from audience.segments.tree import WarmStart
@@ -135,6 +144,7 @@ def run_refresh(
     db = target.db
     _record(db, report)
     steps = _Steps(report, db, on_step)
+    in_unit = False  # inside the features-to-alerts transaction: a failure there keeps none
     try:
         _catch_up(target, report, steps, now)
         ingested = _ingest(target, steps, now)
@@ -142,18 +152,17 @@ def run_refresh(
             steps.add(Step("segment", "skipped", "nothing new since the newest run"))
             report.status = "nothing_to_do"
             return report
-        previous = latest_tree_run(db)
-        # Taken before the features are computed: at the same as_of they would replace these.
-        before = _previous_sample(target, previous)
-        _features(target, steps, report.as_of, now, previous)
-        run_id = _segment(target, steps, report.as_of, now, previous, full, before)
-        report.run_id = run_id
-        _record(db, report)
-        _alerts(target, steps, report, run_id, now)
+        in_unit = True
+        stored = _segment_unit(target, steps, report, now, full)
+        in_unit = False
+        report.alerts.extend(deliver_alerts(db, target.config.alerts, target.folder, stored))
         report.status = "done"
         return report
     except Exception as exc:
         report.status, report.error = "failed", _message(exc)
+        if in_unit:
+            report.run_id = None
+            report.error += " (nothing after the ingests was kept)"
         steps.add(Step("failed", "failed", report.error))
         _raise_failure(target, report, now)
         raise
@@ -248,6 +257,23 @@ def _new_data_since_run(db: Database, as_of: datetime | None) -> bool:
         return True
     rows = db.con.execute("SELECT count(*) FROM ingests WHERE started_at > ?", [created_at])
     return bool(rows.fetchall()[0][0])
+
+
+def _segment_unit(
+    target: RefreshTarget, steps: _Steps, report: RefreshReport, now: datetime, full: bool
+) -> list[StoredAlert]:
+    """Features, run and the run's alerts, stored (not yet delivered) as one unit, as
+    ``audience segment`` stores them: the model file, the alerts and these steps' records
+    are kept together with the run, or none is."""
+    db = target.db
+    previous = latest_tree_run(db)
+    # Taken before the features are computed: at the same as_of they would replace these.
+    before = _previous_sample(target, previous)
+    with db.transaction():
+        _features(target, steps, report.as_of, now, previous)
+        run_id = _segment(target, steps, report.as_of, now, previous, full, before)
+        report.run_id = run_id
+        return _alerts(target, steps, run_id, now)
 
 
 def _features(
@@ -395,12 +421,11 @@ def _features_sample(db: Database, as_of: datetime, columns: list[str]) -> pd.Da
     return frame
 
 
-def _alerts(
-    target: RefreshTarget, steps: _Steps, report: RefreshReport, run_id: str, now: datetime
-) -> None:
+def _alerts(target: RefreshTarget, steps: _Steps, run_id: str, now: datetime) -> list[StoredAlert]:
+    """The new run's alerts, stored (in the run's transaction) and not yet delivered."""
     started = time.perf_counter()
-    stored = _raise_run_alerts(target, run_id, now)
-    report.alerts.extend(stored)
+    found = evaluate_run_alerts(target.db, target.config.alerts, run_id)
+    stored = store_alerts(target.db, found, now=now)
     severe = sum(alert.severity == "alert" for alert in stored)
     steps.add(
         Step(
@@ -411,6 +436,7 @@ def _alerts(
             {"run_id": run_id, "alerts": len(stored), "severe": severe},
         )
     )
+    return stored
 
 
 def _raise_run_alerts(target: RefreshTarget, run_id: str, now: datetime) -> list[StoredAlert]:

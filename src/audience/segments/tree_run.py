@@ -12,6 +12,12 @@
 5. The run, every node of the tree and every contact's leaf are stored in one transaction,
    with the segments' lineage and what changed since the previous tree run
    (:mod:`audience.segments.changes`).
+
+The whole run is one transaction, the features of step 2 included: a run that fails or is
+killed leaves the workspace as it was. Its model file is written under a temporary name and
+renamed when the transaction commits (:mod:`audience.store.model_files`). A caller that
+opens a transaction around it (``Workspace.segment`` with the run's alerts, a refresh)
+makes those part of the same unit.
 """
 
 from __future__ import annotations
@@ -78,54 +84,61 @@ def segment_tree_run(
 ) -> TreeReport:
     """Run and store the tree (see the module docstring); ``method`` and ``k`` override
     ``[models]`` in every broad segment that does not set its own. With ``models``,
-    what assigning new contacts needs is kept there as ``<run_id>.joblib`` (signed). With ``warm``,
+    what assigning new contacts needs is kept there as ``<run_id>.joblib``. With ``warm``,
     branches refit the previous run's models instead of selecting again
     (:func:`audience.segments.tree.build_tree`); with ``features_ready``, the features at
     ``as_of`` are already stored (a refresh computed them incrementally)."""
     started = time.perf_counter()
     step = progress or no_progress
     plan = plan_rules(config.segments)
-    if not features_ready:
-        step("computing features", 0, 1)
-        compute_features(db, config.features, as_of, created_at=created_at)
-    frame = read_features(db, as_of)
-    branches = assign_branches(db, plan, as_of)
-    if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
-        raise AssertionError("features and branches are not in the same contact order")
-    chosen = config.models.model_copy(
-        update={key: value for key, value in {"method": method, "k": k}.items() if value}
-    )
-    tree = build_tree(
-        frame, branches["branch"], plan, config.segments, chosen, config.preprocess, progress, warm
-    )
-    step("naming segments", 0, 1)
-    active = (tree.leaf.notna() & ~is_suppressed(tree.leaf)).to_numpy()
-    people = frame[active].reset_index(drop=True)
-    profiles = profile_segments(people, tree.leaf[active].to_numpy())
-    personas = name_segments(profiles)
-    previous = previous_tree_run(db, created_at)
-    identity = _identity(db, config, tree, personas, frame, previous)
-    renamed, personas = _renamed(tree, personas, identity.ids)
-    ids = {old.id: new.id for old, new in zip(tree.nodes, renamed.nodes, strict=True)}
-    profiles = _with_ids(profiles, ids)
-    tree = renamed
-    step("explaining segments", 0, 1)
-    surrogate = surrogate_rules(people, tree.leaf[active].to_numpy())
-    nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
-    run_id = new_run_id(db, created_at)
-    step("storing", 0, 1)
-    members = _memberships(frame, tree)
-    changes = changes_writer(db, config, run_id, previous, members, frame)
+    # One unit: the features, the run and the model file are all kept, or none is.
+    with db.transaction():
+        if not features_ready:
+            step("computing features", 0, 1)
+            compute_features(db, config.features, as_of, created_at=created_at)
+        frame = read_features(db, as_of)
+        branches = assign_branches(db, plan, as_of)
+        if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
+            raise AssertionError("features and branches are not in the same contact order")
+        chosen = config.models.model_copy(
+            update={key: value for key, value in {"method": method, "k": k}.items() if value}
+        )
+        tree = build_tree(
+            frame,
+            branches["branch"],
+            plan,
+            config.segments,
+            chosen,
+            config.preprocess,
+            progress,
+            warm,
+        )
+        step("naming segments", 0, 1)
+        active = (tree.leaf.notna() & ~is_suppressed(tree.leaf)).to_numpy()
+        people = frame[active].reset_index(drop=True)
+        profiles = profile_segments(people, tree.leaf[active].to_numpy())
+        personas = name_segments(profiles)
+        previous = previous_tree_run(db, created_at)
+        identity = _identity(db, config, tree, personas, frame, previous)
+        renamed, personas = _renamed(tree, personas, identity.ids)
+        ids = {old.id: new.id for old, new in zip(tree.nodes, renamed.nodes, strict=True)}
+        profiles = _with_ids(profiles, ids)
+        tree = renamed
+        step("explaining segments", 0, 1)
+        surrogate = surrogate_rules(people, tree.leaf[active].to_numpy())
+        nodes = _node_table(tree, personas, profiles, surrogate, len(frame))
+        run_id = new_run_id(db, created_at)
+        step("storing", 0, 1)
+        members = _memberships(frame, tree)
+        changes = changes_writer(db, config, run_id, previous, members, frame)
 
-    def also(con: duckdb.DuckDBPyConnection) -> None:
-        write_lineage(con, run_id, previous, identity.lineage)
-        if changes is not None:
-            changes(con)
+        def also(con: duckdb.DuckDBPyConnection) -> None:
+            write_lineage(con, run_id, previous, identity.lineage)
+            if changes is not None:
+                changes(con)
 
-    model_file = None
-    if models is not None:
-        model_file = _assigner(run_id, plan, tree).save(models)
-    try:
+        if models is not None:  # renamed into place when the run commits
+            models.stage(db, run_id, _assigner(run_id, plan, tree))
         save_tree_run(
             db,
             run_id=run_id,
@@ -137,10 +150,6 @@ def segment_tree_run(
             metrics=_metrics(tree, surrogate),
             also=also,
         )
-    except BaseException:
-        if model_file is not None:  # no run, no model
-            model_file.unlink(missing_ok=True)
-        raise
     return TreeReport(
         run_id=run_id,
         as_of=as_of,

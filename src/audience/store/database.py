@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -30,6 +31,7 @@ class Database:
         read_only: bool = False,
     ) -> None:
         self.path = path
+        self._unit: _Unit | None = None
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
@@ -55,14 +57,54 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Run a block atomically: everything it wrote is kept, or nothing is."""
+        """Run a block atomically: everything it wrote is kept, or nothing is.
+
+        A transaction opened inside another joins it: only the outermost commits, so
+        steps that are atomic on their own (the features, a run) become one unit when a
+        caller wraps them (a segment run, a refresh). A failure inside an inner block
+        rolls the whole unit back, even if the caller catches it.
+        """
+        if self._unit is not None:
+            yield from self._joined(self._unit)
+            return
+        unit = self._unit = _Unit()
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con
+            if unit.failed:
+                raise RuntimeError("a step inside this transaction failed; it was rolled back")
+            self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._unit = None
+            self._roll_back(unit)
             raise
-        self.con.execute("COMMIT")
+        self._unit = None
+        for publish in unit.on_commit:
+            publish()
+
+    def _joined(self, unit: _Unit) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            yield self.con
+        except BaseException:
+            unit.failed = True
+            raise
+
+    def _roll_back(self, unit: _Unit) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # a failed COMMIT has rolled back already
+        finally:
+            for discard in unit.on_rollback:
+                discard()
+
+    def on_outcome(self, *, commit: Callable[[], None], rollback: Callable[[], None]) -> None:
+        """What to do with files that belong to the open transaction's writes: ``commit``
+        runs after the outermost commit, ``rollback`` if it rolls back instead."""
+        if self._unit is None:
+            raise RuntimeError("on_outcome needs an open transaction")
+        self._unit.on_commit.append(commit)
+        self._unit.on_rollback.append(rollback)
 
     def close(self) -> None:
         self.con.close()
@@ -77,6 +119,16 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass
+class _Unit:
+    """The outermost open transaction: whether an inner block failed, and what to do with
+    its files once it is decided."""
+
+    failed: bool = False
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+    on_rollback: list[Callable[[], None]] = field(default_factory=list)
 
 
 def _quote(value: str) -> str:
