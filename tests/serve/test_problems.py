@@ -118,3 +118,34 @@ def test_a_bug_is_a_json_500_that_says_it_is_not_the_callers_fault(served: Serve
         response = client.get("/api/broken")
     assert response.status_code == 500
     assert response.json() == {"detail": INTERNAL}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("timestamp", "-0044-03-15T00:00:00Z", "timestamp_out_of_range"),
+        ("timestamp", -1, "timestamp_out_of_range"),
+        ("quantity", 2**63, "number_out_of_range"),
+        ("quantity", 1e19, "number_out_of_range"),
+    ],
+)
+def test_an_absurd_value_over_the_api_is_quarantined_and_breaks_nothing_later(
+    served: Served, field: str, value: object, reason: str
+) -> None:
+    call: dict[str, object] = {"type": "track", "userId": "u1", "event": "Order Completed"}
+    call["timestamp"] = TIMESTAMP
+    if field == "timestamp":
+        call["timestamp"] = value
+    else:
+        call["properties"] = {"revenue": 10, field: value}
+    good = {"type": "track", "userId": "u2", "event": "Email Opened", "timestamp": TIMESTAMP}
+    code, body = _post(served, "/api/events", orjson.dumps({"batch": [call, good]}))
+    assert code == 200, body
+    rejected = body["rejected"]
+    assert isinstance(rejected, list)
+    assert [(r["index"], r["reason"]) for r in rejected] == [(0, reason)]
+    # What once broke every later command: a stored date before year 1.
+    profile = served.workspace.profile()
+    assert profile.first_event is not None
+    assert profile.first_event.year >= 1990
+    assert profile.quarantine_by_reason[reason] >= 1
