@@ -707,3 +707,18 @@ def test_a_pickled_assigner_holds_only_its_fields_and_still_assigns(
     loaded = SegmentAssigner.load(files, assigner.run_id)
     _assert_same(loaded.assign(rows), expected)
     assert pickle.loads(pickle.dumps(assigner)).assign(rows).equals(expected)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "NOT ((order_count * 3000000000) IN (NULL))",
+        "(order_count * 3000000000) = NULL",
+        "NOT ((order_count * 3000000000) IN (NULL, NULL))",
+    ],
+)
+def test_an_operand_of_a_null_comparison_that_overflows_is_left_to_duckdb(rule: str) -> None:
+    # RICH holds 2**40 orders: times 3e9 overflows BIGINT. DuckDB still evaluates the operand
+    # of a comparison with NULL and reports the overflow; the compiled rules must not answer.
+    case_sql = branch_case(_plan([rule]))
+    assert not _compare_with_duckdb(case_sql, RICH)

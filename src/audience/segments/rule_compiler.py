@@ -194,7 +194,7 @@ class Compiler:
         x, pattern = self.compile(node.this), self.compile(node.expression)
         fold_case = isinstance(node, exp.ILike)
         if _always_null(pattern) or x.kind == "null":
-            result = _null("bool")
+            result = _null_after(x, pattern)
         elif x.kind != "str" or pattern.kind != "str" or pattern.sql is None:
             raise Unsupported("LIKE needs a string and a constant pattern")
         elif fold_case and not str(pattern.constant).isascii():
@@ -333,6 +333,23 @@ def _negated(expr: Expr) -> Expr:
     return Expr("bool", lambda env: sv.not_(expr.run(env)))
 
 
+def _null_after(*operands: Expr) -> Expr:
+    """A NULL comparison whose operands are still evaluated: DuckDB evaluates them (``x * 3e9
+    IN (NULL)`` overflows in DuckDB), so an operand that would be its error must raise
+    :class:`~audience.segments.rule_values.Undecided` here too."""
+    live = [operand for operand in operands if operand.sql is None]
+    if not live:
+        return _null("bool")
+    null = _null("bool")
+
+    def run(env: Any) -> sv.Value:
+        for operand in live:
+            operand.run(env)
+        return null.run(env)
+
+    return Expr("bool", run)
+
+
 def _null(kind: Kind) -> Expr:
     value = sv.constant(kind, None)
     return Expr(kind, lambda env: value, constant=None, sql="NULL")
@@ -411,7 +428,7 @@ def _value_kind(exprs: Sequence[Expr]) -> Kind:
 
 def _compare(op: Op, left: Expr, right: Expr, common: ExprKind) -> Expr:
     if common == "null" or _always_null(left) or _always_null(right):
-        return _null("bool")
+        return _null_after(left, right)
     if common == "dec":
         return _compare_exact(op, left, right)
     kind: Kind = common  # type: ignore[assignment]
