@@ -125,12 +125,8 @@ class LineFeed:
             return self._number, text
 
     def _too_long(self, line: TooLong) -> None:
-        detail = (
-            f"the line is {line.size:,} bytes long; the longest a line may be is "
-            f"{MAX_LINE_BYTES:,} bytes"
-        )
         head = _printable(line.head.decode(self.encoding, errors="replace")) + "…"
-        self.bad.append(BadLine(self._number, head, "line_too_long", detail))
+        self.bad.append(BadLine(self._number, head, "line_too_long", line.detail))
 
     def _decode(self, line: bytes) -> str:
         try:

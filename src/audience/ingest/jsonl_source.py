@@ -19,10 +19,10 @@ from audience.errors import quoted
 from audience.ingest.batch import RawBatch, ReadChunk, Unreadable
 from audience.ingest.mapping import Kind
 from audience.ingest.sources import Format
-from audience.ingest.text import MAX_LINE_BYTES, TooLong, open_lines, sniff_text
+from audience.ingest.text import TooLong, open_lines, sniff_text
 
 _EVENT_CALLS = {"track": None, "page": "Page Viewed", "screen": "Screen Viewed"}
-Nested = (dict, list)
+_NESTED = (dict, list)
 _LITERALS = ("NaN", "Infinity", "-Infinity", "nan", "inf")
 
 
@@ -89,12 +89,10 @@ class JsonlSource:
             detail = f"call type {_shown(call.get('type'))} is not identify, track or page"
             chunk.unreadable.append(self._bad(line, number, "unsupported_call", detail))
             return
-        nested = next((key for key, value in record.items() if isinstance(value, Nested)), None)
+        nested = next((key for key, value in record.items() if isinstance(value, _NESTED)), None)
         if nested is not None:
-            detail = (
-                f"{nested!r} must be one value (text or a number), "
-                f"got {'an object' if isinstance(record[nested], dict) else 'a list'}"
-            )
+            got = _shown(record[nested])
+            detail = f"{nested!r} must be one value (text or a number), got {got}"
             chunk.unreadable.append(self._bad(line, number, "nested_value", detail))
             return
         records, lines, raws = rows.setdefault(kind, ([], [], []))
@@ -107,8 +105,7 @@ class JsonlSource:
         return Unreadable(line=number, raw=raw, reason=reason, detail=detail, kind=self.kind)
 
     def _too_long(self, line: TooLong, number: int) -> Unreadable:
-        detail = f"the line is {line.size:,} bytes long; the longest allowed is {MAX_LINE_BYTES:,}"
-        return self._bad(line.head + "…".encode(), number, "line_too_long", detail)
+        return self._bad(line.head + "…".encode(), number, "line_too_long", line.detail)
 
 
 def json_problem(line: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
@@ -130,7 +127,8 @@ def json_problem(line: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
 
 
 def _shown(value: object) -> str:
-    if isinstance(value, dict | list):
+    """A received JSON value for a message: its kind if it is an object or list."""
+    if isinstance(value, _NESTED):
         return "an object" if isinstance(value, dict) else "a list"
     return quoted(value)
 

@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from audience.errors import SourceFileError
 from audience.ingest.batch import ReadChunk
 from audience.ingest.mapping import Kind
-from audience.ingest.text import TextFile, read_head, sniff_text
+from audience.ingest.text import bom_of, read_head
 
 Format = Literal["csv", "parquet", "jsonl"]
 
@@ -53,8 +53,8 @@ def detect_format(path: Path) -> Format:
         return "parquet"
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "jsonl"
-    text = sniff_text(path, "utf-8")
-    if text.bom and _first_text(head, text).lstrip().startswith("{"):
+    found = bom_of(head)  # UTF-16/32 JSON Lines (UTF-8's mark is stripped above)
+    if found is not None and _after(head, *found).lstrip().startswith("{"):
         return "jsonl"
     return "csv"
 
@@ -106,6 +106,6 @@ def guess_kind(path: Path, fmt: Format) -> Kind | None:
     return None
 
 
-def _first_text(head: bytes, text: TextFile) -> str:
-    """The head decoded as its byte-order mark says (a wide encoding's, before recoding)."""
-    return head[len(text.bom) :].decode(text.declared, errors="ignore")
+def _after(head: bytes, bom: bytes, encoding: str) -> str:
+    """The head after its byte-order mark, decoded as the mark says."""
+    return head[len(bom) :].decode(encoding, errors="ignore")

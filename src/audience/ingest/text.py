@@ -51,6 +51,14 @@ class TooLong:
     head: bytes
     """Its first bytes, for the quarantine's raw text."""
 
+    @property
+    def detail(self) -> str:
+        """Why the line is quarantined, for people."""
+        return (
+            f"the line is {self.size:,} bytes long; the longest a line may be is "
+            f"{MAX_LINE_BYTES:,} bytes"
+        )
+
 
 @dataclass(frozen=True)
 class TextFile:
@@ -63,6 +71,11 @@ class TextFile:
     """The file's own encoding, as named to people."""
     bom: bytes
 
+    @property
+    def recoded(self) -> bool:
+        """Whether the file is UTF-16/32, recoded to UTF-8 as it is read."""
+        return _normal(self.declared).startswith(_WIDE)
+
 
 def sniff_text(path: Path, encoding: str) -> TextFile:
     """The file's encoding: its byte-order mark wins over ``encoding`` (the default UTF-8)."""
@@ -71,12 +84,15 @@ def sniff_text(path: Path, encoding: str) -> TextFile:
             f"--encoding {encoding!r} is not an encoding Audience knows. Expected a codec name "
             f"such as utf-8, cp1252, latin-1, utf-16 or shift_jis."
         )
-    head = read_head(path, 4)
-    for bom, name in _BOMS:
-        if head.startswith(bom):
-            return TextFile(path, "utf-8" if name.startswith(_WIDE) else name, name, bom)
-    wide = _normal(encoding).startswith(_WIDE)
-    return TextFile(path, "utf-8" if wide else encoding, encoding, b"")
+    found = bom_of(read_head(path, 4))
+    bom, declared = found if found is not None else (b"", encoding)
+    wide = _normal(declared).startswith(_WIDE)
+    return TextFile(path, "utf-8" if wide else declared, declared, bom)
+
+
+def bom_of(head: bytes) -> tuple[bytes, str] | None:
+    """The byte-order mark ``head`` starts with, and the encoding it names."""
+    return next(((bom, name) for bom, name in _BOMS if head.startswith(bom)), None)
 
 
 def read_head(path: Path, size: int) -> bytes:
@@ -98,7 +114,6 @@ def open_lines(text: TextFile, *, limit: int = MAX_LINE_BYTES) -> Iterator[bytes
     number = 0
     try:
         with _open_binary(text) as handle:
-            handle.read(len(text.bom) if not _normal(text.declared).startswith(_WIDE) else 0)
             end = b"\r" if _cr_only(handle) else b"\n"
             for line in _split(handle, end, limit):
                 number += 1
@@ -131,15 +146,18 @@ def is_gzip_bytes(head: bytes) -> bool:
 
 
 def _open_binary(text: TextFile) -> IO[bytes]:
+    """The file's bytes after its byte-order mark (UTF-8 if it is recoded)."""
     with text.path.open("rb") as probe:
         compressed = is_gzip_bytes(probe.read(2))
     # Closed by the caller's ``with``, through the wrappers around it.
     raw = cast(IO[bytes], gzip.open(text.path, "rb")) if compressed else text.path.open("rb")  # noqa: SIM115
-    if not _normal(text.declared).startswith(_WIDE):
+    if not text.recoded:
+        raw.read(len(text.bom))
         return raw
-    # utf-16/utf-32 (no byte order given) read their own mark; -le/-be skip it here.
+    # A mark found names its byte order (-le/-be), whose codec keeps it as a character;
+    # a utf-16/utf-32 given with --encoding reads its own mark.
     wrapper = io.TextIOWrapper(raw, encoding=text.declared, errors="strict", newline="")
-    if text.bom and _normal(text.declared).endswith(("-le", "-be")):
+    if text.bom:
         wrapper.read(1)
     return io.BufferedReader(_Utf8Recoded(wrapper), _BLOCK)
 
