@@ -70,7 +70,7 @@ class ModelFiles:
         self._key = model_key(secret)
 
     def path(self, run_id: str) -> Path:
-        return self.folder / f"{run_id}{SUFFIX}"
+        return model_path(self.folder, run_id)
 
     def exists(self, run_id: str) -> bool:
         return self.path(run_id).is_file()

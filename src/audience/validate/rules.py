@@ -242,11 +242,19 @@ def _check_amounts(
 def _check_amount(raw: pd.Series, column: str, found: Findings) -> pd.Series:
     numbers, bad = parse_numbers(raw)
     found.add(bad, "invalid_number", lambda i: f"{column} must be a number, got {shown(raw, i)}")
-    huge = (numbers > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool)
+    _check_bounds(raw, numbers, column, MAX_AMOUNT, found)
+    return numbers.where(np.isfinite(numbers))
+
+
+def _check_bounds(
+    raw: pd.Series, numbers: pd.Series, column: str, maximum: float, found: Findings
+) -> None:
+    """Out of range above ``maximum`` (1e400 parses as infinite, so it is too), or negative."""
+    huge = (numbers > maximum).fillna(False).to_numpy(dtype=bool)
     found.add(
         huge,
         "number_out_of_range",
-        lambda i: f"{column} must be at most {MAX_AMOUNT:,.0f}, got {shown(raw, i)}",
+        lambda i: f"{column} must be at most {maximum:,.0f}, got {shown(raw, i)}",
     )
     negative = (numbers < 0).fillna(False).to_numpy(dtype=bool)
     found.add(
@@ -254,7 +262,6 @@ def _check_amount(raw: pd.Series, column: str, found: Findings) -> pd.Series:
         "negative_amount",
         lambda i: f"{column} must not be negative, got {shown(raw, i)}",
     )
-    return numbers.where(np.isfinite(numbers))
 
 
 def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.Series:
@@ -266,20 +273,7 @@ def _check_quantity(fields: pd.DataFrame, found: Findings, rules: Rules) -> pd.S
         "invalid_number",
         lambda i: f"{rules.column('quantity')} must be a whole number, got {shown(raw, i)}",
     )
-    huge = (numbers > MAX_QUANTITY).fillna(False).to_numpy(dtype=bool)
-    found.add(
-        huge,
-        "number_out_of_range",
-        lambda i: (
-            f"{rules.column('quantity')} must be at most {MAX_QUANTITY:,}, got {shown(raw, i)}"
-        ),
-    )
-    negative = (numbers < 0).fillna(False).to_numpy(dtype=bool)
-    found.add(
-        negative,
-        "negative_amount",
-        lambda i: f"{rules.column('quantity')} must not be negative, got {shown(raw, i)}",
-    )
+    _check_bounds(raw, numbers, rules.column("quantity"), MAX_QUANTITY, found)
     # Only values that fit a 64-bit integer are cast (the rows of the others are rejected).
     fits = (numbers.abs() <= MAX_QUANTITY).fillna(False).to_numpy(dtype=bool)
     return numbers.where(fits & ~fractional).round().astype("Int64")
