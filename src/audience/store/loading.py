@@ -102,12 +102,17 @@ class Loader:
         """
         if rows.empty:
             return
-        fields = _FIELDS[table]
-        values = [f'"{c}"' for c in fields]
-        if table == "events":
-            values[0] = f"coalesce(message_id, {content_key_sql('_incoming', fields[1:])})"
-        select = ", ".join(["line", *values, _content_hash("_incoming", fields[1:])])
-        self._append(f"_stage_{table}", rows, ["line", *fields], select)
+        select = _staged_values(table, "_incoming")
+        self._append(f"_stage_{table}", rows, ["line", *_FIELDS[table]], select)
+
+    def stage_query(self, table: Table, query: str, parameters: list[object]) -> int:
+        """Append the accepted rows a query yields (columns ``line`` + the table's fields,
+        typed as stored), keyed as :meth:`stage` keys them; returns how many."""
+        return scalar_int(
+            self.con,
+            f"INSERT INTO _stage_{table} SELECT {_staged_values(table, '_q')} FROM ({query}) _q",
+            parameters,
+        )
 
     def reject(self, rows: pd.DataFrame) -> None:
         """Append rejected rows (``line, kind, reason, detail, raw``) for the quarantine."""
@@ -309,6 +314,16 @@ def _duplicates(con: duckdb.DuckDBPyConnection) -> int:
     return scalar_int(con, "SELECT count(*) FROM _repeats WHERE same") + scalar_int(
         con, "SELECT count(*) FROM _stored WHERE same"
     )
+
+
+def _staged_values(table: Table, alias: str) -> str:
+    """The staging table's values for an accepted row ``alias``: its line, its fields (an
+    event without an id gets its stable one) and the hash of its content."""
+    fields = _FIELDS[table]
+    values = [f'{alias}."{c}"' for c in fields]
+    if table == "events":
+        values[0] = f"coalesce({alias}.message_id, {content_key_sql(alias, fields[1:])})"
+    return ", ".join([f"{alias}.line", *values, _content_hash(alias, fields[1:])])
 
 
 def _content_hash(alias: str, columns: list[str]) -> str:
