@@ -15,7 +15,7 @@ import pytest
 import audience
 
 ORDER = [
-    {"errors", "segment_ids", "cells"},
+    {"errors", "segment_ids", "cells", "sql_text"},
     {"config", "progress"},
     {"synth", "ingest"},
     {"validate"},

@@ -63,6 +63,11 @@ class IngestConfig(_Section):
     ones are quarantined: they are the epoch (1970) or a year 0 written by a broken export,
     not email marketing, and a date before year 1 breaks later date arithmetic."""
 
+    engine_checks: bool = True
+    """Check the rows of a CSV or Parquet file that plainly pass in DuckDB, at the speed it
+    reads, and only the rest in Python. The results are the same either way; false sends
+    every row through the Python checks (slower; for comparing the two)."""
+
 
 class FeaturesConfig(_Section):
     """How per-contact features are defined (see :mod:`audience.features`)."""
@@ -554,6 +559,9 @@ memory_limit = "512MB"
 future_tolerance_hours = 24.0
 # The earliest date a timestamp may have; earlier ones are quarantined (ISO date).
 earliest_timestamp = 1990-01-01
+# Check plainly valid rows of CSV and Parquet files in DuckDB (fast); the same results as
+# false, which checks every row in Python.
+engine_checks = true
 
 [features]
 # DuckDB's memory limit while computing features.

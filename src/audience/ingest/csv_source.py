@@ -72,12 +72,13 @@ class CsvSource:
             chunk.unreadable.extend(self._bad(bad) for bad in feed.bad)
             feed.bad.clear()
             if rows:
-                chunk.batches.append(self._batch(rows, lines))
+                chunk.batches.append(self.batch(rows, lines))
             if not rows and not chunk.unreadable:
                 return
             yield chunk
 
-    def _batch(self, rows: list[list[str]], lines: list[int]) -> RawBatch:
+    def batch(self, rows: list[list[str]], lines: list[int]) -> RawBatch:
+        """Records of the header's width (and their lines) as a batch of text columns."""
         columns = list(zip(*rows, strict=True))
         frame = pd.DataFrame(
             {

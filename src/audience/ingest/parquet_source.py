@@ -57,20 +57,47 @@ class ParquetSource:
                     f"Nothing was stored."
                 )
 
+    @property
+    def nested(self) -> bool:
+        """Whether any column is a struct, list or map (its names are then flattened)."""
+        return any(pa.types.is_nested(field.type) for field in self._file.schema_arrow)
+
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
+        for frame, lines in self._frames(chunk_rows):
+            yield ReadChunk(batches=[RawBatch(self.kind, frame, lines, _renderer(frame))])
+
+    def rows_at(self, wanted: np.ndarray, chunk_rows: int) -> Iterator[ReadChunk]:
+        """Only the rows whose line is in the sorted ``wanted``, each exactly as
+        :meth:`chunks` gives it (a chunk's column types depend on all of its rows)."""
+        for frame, lines in self._frames(chunk_rows, wanted):
+            keep = np.flatnonzero(np.isin(lines, wanted, assume_unique=True))
+            if keep.size:
+                part = frame.iloc[keep].reset_index(drop=True)
+                yield ReadChunk(batches=[RawBatch(self.kind, part, lines[keep], _renderer(part))])
+
+    def _frames(
+        self, chunk_rows: int, wanted: np.ndarray | None = None
+    ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         offset = 0
         try:
             for record_batch in self._file.iter_batches(batch_size=chunk_rows):
+                size = record_batch.num_rows
+                lines = np.arange(offset + 1, offset + size + 1, dtype=np.int64)
+                offset += size
+                if wanted is not None and not _any_between(wanted, lines[0], lines[-1]):
+                    continue  # converting a chunk is most of the cost; skip untouched ones
                 table = pa.Table.from_batches([record_batch]).flatten()
-                frame = table.rename_columns(self._flat_names).to_pandas()
-                lines = np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64)
-                offset += len(frame)
-                yield ReadChunk(batches=[RawBatch(self.kind, frame, lines, _renderer(frame))])
+                yield table.rename_columns(self._flat_names).to_pandas(), lines
         except (pa.ArrowException, OSError) as exc:
             raise SourceFileError(
                 f"cannot ingest {self.path}: reading failed near row {offset + 1} ({exc}). "
                 f"Nothing was stored."
             ) from None
+
+
+def _any_between(sorted_values: np.ndarray, low: int, high: int) -> bool:
+    start = int(np.searchsorted(sorted_values, low))
+    return start < len(sorted_values) and int(sorted_values[start]) <= high
 
 
 def _flat_names(schema: pa.Schema) -> list[str]:

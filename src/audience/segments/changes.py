@@ -40,6 +40,7 @@ import pyarrow as pa
 from audience.config import WorkspaceConfig
 from audience.features.drift import feature_drift
 from audience.segments.branches import is_suppressed
+from audience.sql_text import identifier
 from audience.store.database import Database
 from audience.store.segment_runs import read_run
 
@@ -267,8 +268,8 @@ def _stored_contactable(
     reading every feature and merging in pandas took four times as long."""
     if not numeric and not categorical:
         return pd.DataFrame()
-    columns = [f"CAST(f.{_quoted(c)} AS DOUBLE) AS {_quoted(c)}" for c in numeric]
-    columns += [f"CAST(f.{_quoted(c)} AS VARCHAR) AS {_quoted(c)}" for c in categorical]
+    columns = [f"CAST(f.{identifier(c)} AS DOUBLE) AS {identifier(c)}" for c in numeric]
+    columns += [f"CAST(f.{identifier(c)} AS VARCHAR) AS {identifier(c)}" for c in categorical]
     frame: pd.DataFrame = (
         db.con.sql(
             f"SELECT m.segment_id, {', '.join(columns)} FROM features f "
@@ -280,10 +281,6 @@ def _stored_contactable(
         .to_pandas()
     )
     return frame[~is_suppressed(frame["segment_id"])].reset_index(drop=True)
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sample(frame: pd.DataFrame, n: int) -> pd.DataFrame:

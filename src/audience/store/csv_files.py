@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from audience.cells import neutralised, neutralised_sql
+from audience.sql_text import identifier
 from audience.store.database import Database
 
 _NOT_TEXT = re.compile(
@@ -50,7 +51,7 @@ def write_csv(
     path.parent.mkdir(parents=True, exist_ok=True)
     # ORDER BY on the outermost query: the workspace lets DuckDB reorder anything else.
     db.con.execute(
-        f"COPY (SELECT {cells} FROM ({source}) AS _rows ORDER BY _rows.{_identifier(order_by)}) "
+        f"COPY (SELECT {cells} FROM ({source}) AS _rows ORDER BY _rows.{identifier(order_by)}) "
         f"TO '{target}' (FORMAT csv, HEADER, DELIMITER '{delimiter}', FORCE_QUOTE *)",
         values,
     )
@@ -65,8 +66,8 @@ def _typed_columns(
     """Each output column's header, SQL and DuckDB type (by default, ``source``'s own)."""
     if columns is None:
         every = db.con.execute(f"DESCRIBE {source}", values).fetchall()
-        columns = [(str(name), _identifier(str(name))) for name, *_ in every]
-    typed = ", ".join(f"{sql} AS {_identifier(header)}" for header, sql in columns)
+        columns = [(str(name), identifier(str(name))) for name, *_ in every]
+    typed = ", ".join(f"{sql} AS {identifier(header)}" for header, sql in columns)
     described = db.con.execute(f"DESCRIBE SELECT {typed} FROM ({source})", values).fetchall()
     return [
         (header, sql, str(row[1])) for (header, sql), row in zip(columns, described, strict=True)
@@ -76,8 +77,4 @@ def _typed_columns(
 def _cell(header: str, sql: str, kind: str, *, exact: bool) -> str:
     """The select expression of one output column, named as the header shows it."""
     value = sql if exact or _NOT_TEXT.fullmatch(kind) else neutralised_sql(f"({sql})::VARCHAR")
-    return f"{value} AS {_identifier(neutralised(header))}"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return f"{value} AS {identifier(neutralised(header))}"

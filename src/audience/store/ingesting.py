@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from audience.ingest.fingerprint import fingerprint
 from audience.ingest.sources import detect_format, guess_kind
 from audience.progress import RowProgress
 from audience.store import Database
+from audience.store.engine_lane import engine_lane
 from audience.store.loading import Loader, LoadResult, Table, Within
 from audience.validate import (
     Checked,
@@ -105,6 +106,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.rows_read = 0
+        self.in_engine = 0
         self.reasons: Counter[str] = Counter()
         self.mapping: dict[str, str] = {}
         self.ignored: dict[str, None] = {}
@@ -148,7 +150,7 @@ def ingest_file(
     # DuckDB's share of memory is smaller while Python validates chunks beside it.
     with db.memory_limit(config.memory_limit):
         try:
-            for chunk in source.chunks(config.chunk_rows):
+            for chunk in _chunks(source, loader, tally, header, secret, config, now):
                 _ingest_chunk(chunk, loader, tally, header, explicit, secret, config, now)
                 if progress is not None:
                     progress(tally.rows_read)
@@ -164,6 +166,34 @@ def ingest_file(
         except BaseException:
             loader.discard()
             raise
+
+
+def _chunks(
+    source: Source,
+    loader: Loader,
+    tally: _Tally,
+    header: ColumnMapping | None,
+    secret: bytes,
+    config: IngestConfig,
+    now: datetime,
+) -> Iterator[ReadChunk]:
+    """The chunks the pandas checks are to see: every row of the file, or, when DuckDB
+    staged the rows that plainly pass (:mod:`audience.store.engine_lane`), only the rest."""
+    lane = None
+    if header is not None and config.engine_checks:
+        rules = _rules(header, config, now)
+        lane = engine_lane(loader, source, header, _TABLE[header.kind], rules, secret)
+    if lane is None:
+        return source.chunks(config.chunk_rows)
+    tally.rows_read += lane.staged
+    tally.in_engine = lane.staged
+    tally.saw(header)  # type: ignore[arg-type]
+    return lane.leftovers(config.chunk_rows)
+
+
+def _rules(mapping: ColumnMapping, config: IngestConfig, now: datetime) -> Rules:
+    tolerance = timedelta(hours=config.future_tolerance_hours)
+    return Rules(now, tolerance, mapping, config.earliest_timestamp)
 
 
 def _storage_full(name: str, exc: duckdb.Error, config: IngestConfig) -> StorageFullError:
@@ -195,8 +225,7 @@ def _ingest_chunk(
             list(batch.frame.columns), batch.kind, explicit, require=False
         )
         tally.saw(mapping)
-        tolerance = timedelta(hours=config.future_tolerance_hours)
-        rules = Rules(now, tolerance, mapping, config.earliest_timestamp)
+        rules = _rules(mapping, config, now)
         checked = _CHECKS[batch.kind](to_fields(batch.frame, mapping, secret), batch.lines, rules)
         loader.stage(_TABLE[batch.kind], checked.accepted)
         loader.reject(_rejects(batch, checked))
@@ -245,4 +274,5 @@ def _report(
         mapping=tally.mapping,
         ignored_columns=tuple(tally.ignored),
         seconds=round(seconds, 3),
+        checked_in_engine=tally.in_engine,
     )

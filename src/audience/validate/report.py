@@ -32,6 +32,9 @@ class IngestReport:
     mapping: dict[str, str] = field(default_factory=dict)
     ignored_columns: tuple[str, ...] = ()
     seconds: float = 0.0
+    checked_in_engine: int = 0
+    """Rows DuckDB found plainly valid and staged itself; the other rows read were checked
+    in Python (:mod:`audience.store.engine_lane`). Either way the result is the same."""
 
     def __post_init__(self) -> None:
         if self.rows_read != self.accepted + self.quarantined + self.duplicates:
