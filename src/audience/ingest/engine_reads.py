@@ -30,6 +30,8 @@ import numpy as np
 
 from audience.ingest.batch import ReadChunk
 from audience.ingest.csv_source import CsvSource
+from audience.ingest.jsonl_source import JsonlSource
+from audience.ingest.mapping import ColumnMapping
 from audience.ingest.parquet_source import ParquetSource
 from audience.ingest.sources import Source
 from audience.sql_text import identifier, string
@@ -37,8 +39,8 @@ from audience.sql_text import identifier, string
 LINE = "__audience_line"
 """The column of a scan that holds each row's line number."""
 
-_CSV_TABLE = "_engine_rows"
-_LEFT_TABLE = "_engine_left"
+ROWS_TABLE = "_engine_rows"
+LEFT_TABLE = "_engine_left"
 _BLOCK = 64 << 20
 
 
@@ -46,7 +48,13 @@ class EngineScan(Protocol):
     relation: str
     """SQL for a relation of :data:`LINE` and the file's columns (as the file names them)."""
     types: dict[str, str]
-    """Each column's DuckDB type."""
+    """Each column's DuckDB type, in the file's order."""
+
+    def plain(self, mapping: ColumnMapping) -> str:
+        """SQL true where the file's own reader would give the row as the relation has it
+        (for JSON Lines: a plain ``track`` call whose values are scalars of the expected
+        JSON types); the other rows are left to that reader."""
+        ...
 
     def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
         """The rows for which the SQL ``passes`` is false, in chunks, as the file's reader
@@ -62,18 +70,25 @@ def engine_scan(con: duckdb.DuckDBPyConnection, source: Source) -> EngineScan | 
         return _parquet_scan(con, source)
     if isinstance(source, CsvSource):
         return _csv_scan(con, source)
+    if isinstance(source, JsonlSource):
+        from audience.ingest.engine_jsonl import jsonl_scan
+
+        return jsonl_scan(con, source)
     return None
 
 
 @dataclass
-class _Scan:
+class Scan:
     con: duckdb.DuckDBPyConnection
     relation: str
     types: dict[str, str]
 
+    def plain(self, mapping: ColumnMapping) -> str:
+        return "true"
+
 
 @dataclass
-class _ParquetScan(_Scan):
+class _ParquetScan(Scan):
     source: ParquetSource
 
     def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
@@ -103,7 +118,7 @@ def _parquet_scan(con: duckdb.DuckDBPyConnection, source: ParquetSource) -> Engi
 
 
 @dataclass
-class _CsvScan(_Scan):
+class _CsvScan(Scan):
     source: CsvSource
 
     def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
@@ -111,13 +126,13 @@ class _CsvScan(_Scan):
         # Numbered apart first: the pandas checks use the connection between two pages,
         # which would end a result still being fetched.
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_LEFT_TABLE} AS SELECT row_number() OVER "
+            f"CREATE OR REPLACE TEMP TABLE {LEFT_TABLE} AS SELECT row_number() OVER "
             f"(ORDER BY {LINE}) AS _n, {LINE}, {names} FROM {self.relation} WHERE NOT {passes}"
         )
         done = 0
         while True:
             batch = self.con.execute(
-                f"SELECT {LINE}, {names} FROM {_LEFT_TABLE} WHERE _n > ? AND _n <= ? ORDER BY _n",
+                f"SELECT {LINE}, {names} FROM {LEFT_TABLE} WHERE _n > ? AND _n <= ? ORDER BY _n",
                 [done, done + chunk_rows],
             ).fetchall()
             if not batch:
@@ -129,14 +144,14 @@ class _CsvScan(_Scan):
             yield ReadChunk(batches=[self.source.batch(rows, lines)])
 
     def close(self) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {_LEFT_TABLE}")
-        self.con.execute(f"DROP TABLE IF EXISTS {_CSV_TABLE}")
+        self.con.execute(f"DROP TABLE IF EXISTS {LEFT_TABLE}")
+        self.con.execute(f"DROP TABLE IF EXISTS {ROWS_TABLE}")
 
 
 def _csv_scan(con: duckdb.DuckDBPyConnection, source: CsvSource) -> EngineScan | None:
     if not _plain_csv(source) or LINE in source.columns:
         return None
-    layout = _layout(source.path)
+    layout = file_layout(source.path)
     # Without doubled quotes the sniffer cannot tell whether "" escapes a quote; DuckDB
     # reads it as one, so such a file is the csv module's to read.
     if layout is None or (layout.doubled_quotes and not source.dialect.doublequote):
@@ -149,23 +164,32 @@ def _csv_scan(con: duckdb.DuckDBPyConnection, source: CsvSource) -> EngineScan |
         "quote = '\"', escape = '\"', strict_mode = true, auto_detect = false, "
         "null_padding = false, compression = 'none')"
     )
-    try:
-        # File order is kept while the rows are numbered (the workspace allows reordering).
-        con.execute("SET preserve_insertion_order = true")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_CSV_TABLE} AS "
-            f"SELECT row_number() OVER () + {int(source.has_header)} AS {LINE}, * FROM {read}"
-        )
-    except duckdb.Error:
-        con.execute(f"DROP TABLE IF EXISTS {_CSV_TABLE}")
+    if not numbered_rows(con, ROWS_TABLE, read, int(source.has_header)):
         return None
-    finally:
-        con.execute("SET preserve_insertion_order = false")
-    scan = _CsvScan(con, _CSV_TABLE, dict.fromkeys(source.columns, "VARCHAR"), source)
+    scan = _CsvScan(con, ROWS_TABLE, dict.fromkeys(source.columns, "VARCHAR"), source)
     if not _one_line_per_record(con, source, layout.lines):
         scan.close()
         return None
     return scan
+
+
+def numbered_rows(con: duckdb.DuckDBPyConnection, table: str, read: str, skipped: int) -> bool:
+    """Read ``read`` (a table function over a text file) into the temporary ``table``, each
+    row numbered in file order after ``skipped`` lines; False (and no table) if DuckDB
+    refuses the file."""
+    try:
+        # File order is kept while the rows are numbered (the workspace allows reordering).
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS "
+            f"SELECT row_number() OVER () + {skipped} AS {LINE}, * FROM {read}"
+        )
+    except duckdb.Error:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return False
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    return True
 
 
 def _plain_csv(source: CsvSource) -> bool:
@@ -174,7 +198,7 @@ def _plain_csv(source: CsvSource) -> bool:
     return (
         text.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
         and not text.bom
-        and not _gzipped(source.path)
+        and not gzipped(source.path)
         and dialect.quotechar == '"'
         and dialect.escapechar is None
         and not dialect.skipinitialspace
@@ -182,22 +206,22 @@ def _plain_csv(source: CsvSource) -> bool:
     )
 
 
-def _gzipped(path: Path) -> bool:
+def gzipped(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     lines: int
     """Physical lines (a last line without an end counts)."""
     doubled_quotes: bool
     """Whether ``""`` occurs anywhere."""
 
 
-def _layout(path: Path) -> _Layout | None:
+def file_layout(path: Path, *, separator: str | None = None) -> Layout | None:
     """The file's lines, or None if any line ends in a lone CR (which the two readers might
-    split differently) or holds a NUL byte."""
+    split differently) or holds a NUL byte (or ``separator``)."""
     lines = 0
     doubled = False
     last = b""
@@ -209,12 +233,14 @@ def _layout(path: Path) -> _Layout | None:
                 return None
             if b"\0" in block:
                 return None  # the csv module's reader quarantines a line with NUL bytes
+            if separator is not None and separator.encode() in block:
+                return None
             doubled = doubled or b'""' in block or (last == b'"' and block.startswith(b'"'))
             lines += block.count(b"\n")
             last = block[-1:]
     if last == b"\r":
         return None
-    return _Layout(lines + (1 if last not in (b"", b"\n") else 0), doubled)
+    return Layout(lines + (1 if last not in (b"", b"\n") else 0), doubled)
 
 
 def _one_line_per_record(con: duckdb.DuckDBPyConnection, source: CsvSource, physical: int) -> bool:
@@ -223,7 +249,7 @@ def _one_line_per_record(con: duckdb.DuckDBPyConnection, source: CsvSource, phys
         for name in source.columns
     )
     row = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {breaks}) FROM {_CSV_TABLE}"
+        f"SELECT count(*), count(*) FILTER (WHERE {breaks}) FROM {ROWS_TABLE}"
     ).fetchone()
     assert row is not None
     records, broken = int(row[0]), int(row[1])

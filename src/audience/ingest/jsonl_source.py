@@ -45,6 +45,13 @@ class JsonlSource:
         return []
 
     def chunks(self, chunk_rows: int) -> Iterator[ReadChunk]:
+        return self._chunks(chunk_rows)
+
+    def lines_at(self, wanted: set[int], chunk_rows: int) -> Iterator[ReadChunk]:
+        """Only the lines numbered in ``wanted``, each read as :meth:`chunks` reads it."""
+        return self._chunks(chunk_rows, wanted)
+
+    def _chunks(self, chunk_rows: int, wanted: set[int] | None = None) -> Iterator[ReadChunk]:
         lines = open_lines(self.text)
         number = 0
         while True:
@@ -53,6 +60,8 @@ class JsonlSource:
             read = 0
             for line in lines:
                 number += 1
+                if wanted is not None and number not in wanted:
+                    continue
                 if isinstance(line, TooLong):
                     read += 1
                     chunk.unreadable.append(self._too_long(line, number))
@@ -199,7 +208,12 @@ def _lift_products(record: dict[str, Any], properties: object) -> None:
 def _batch(
     kind: Kind, records: list[dict[str, Any]], lines: list[int], raws: list[bytes]
 ) -> RawBatch:
-    frame = pd.DataFrame.from_records(records)
+    # Every column holds the values as the JSON had them (no dtype inferred from the
+    # chunk): a value reads the same whichever other rows share its chunk.
+    names = dict.fromkeys(key for record in records for key in record)
+    frame = pd.DataFrame(
+        {name: pd.Series([r.get(name) for r in records], dtype=object) for name in names}
+    )
 
     def raw(positions: np.ndarray) -> list[str]:
         return [raws[int(p)].decode("utf-8", errors="replace").rstrip("\r\n") for p in positions]

@@ -30,6 +30,7 @@ class Source(Protocol):
 
     path: Path
     format: Format
+    kind: Kind
 
     @property
     def columns(self) -> list[str]: ...

@@ -11,14 +11,16 @@ file), :func:`engine_lane` returns None and every row takes the pandas way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from audience.ingest import ColumnMapping, ReadChunk, Source
+from audience.ingest import ColumnMapping, ReadChunk, Source, resolve_columns
 from audience.ingest.engine_reads import LINE, EngineScan, engine_scan
 from audience.store.loading import Loader, Table
 from audience.validate import Rules
 from audience.validate.engine_rules import engine_checks
+
+_TABLES: dict[str, Table] = {"contacts": "contacts", "events": "events"}
 
 
 @dataclass
@@ -26,6 +28,7 @@ class EngineLane:
     """What the lane did: the rows it staged, and the rest as chunks for the pandas checks."""
 
     staged: int
+    mapping: ColumnMapping
     scan: EngineScan
     passes: str
 
@@ -39,19 +42,25 @@ class EngineLane:
 def engine_lane(
     loader: Loader,
     source: Source,
-    header: ColumnMapping,
-    table: Table,
-    rules: Rules,
+    header: ColumnMapping | None,
+    explicit: Mapping[str, str] | None,
+    rules: Callable[[ColumnMapping], Rules],
     secret: bytes,
 ) -> EngineLane | None:
-    """Stage the rows of ``source`` that plainly pass, or return None (nothing staged)."""
+    """Stage the rows of ``source`` that plainly pass, or return None (nothing staged).
+
+    ``header`` is the file's mapping (None for JSON Lines, whose keys the scan finds)."""
+    if source.kind not in _TABLES:
+        return None  # orders: few rows, each needing more than SQL's checks
     scan = engine_scan(loader.con, source)
     if scan is None:
         return None
-    checks = engine_checks(header.kind, header, scan.types, rules, secret)
+    mapping = header or resolve_columns(list(scan.types), source.kind, explicit, require=False)
+    checks = engine_checks(mapping.kind, mapping, scan.types, rules(mapping), secret)
     if checks is None:
         scan.close()
         return None
-    query = f"SELECT {checks.typed(LINE)} FROM {scan.relation} WHERE {checks.passes}"
-    staged = loader.stage_query(table, query, [])
-    return EngineLane(staged, scan, checks.passes)
+    passes = f"({scan.plain(mapping)} AND {checks.passes})"
+    query = f"SELECT {checks.typed(LINE)} FROM {scan.relation} WHERE {passes}"
+    staged = loader.stage_query(_TABLES[mapping.kind], query, [])
+    return EngineLane(staged, mapping, scan, passes)

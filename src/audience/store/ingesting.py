@@ -150,7 +150,7 @@ def ingest_file(
     # DuckDB's share of memory is smaller while Python validates chunks beside it.
     with db.memory_limit(config.memory_limit):
         try:
-            for chunk in _chunks(source, loader, tally, header, secret, config, now):
+            for chunk in _chunks(source, loader, tally, header, explicit, secret, config, now):
                 _ingest_chunk(chunk, loader, tally, header, explicit, secret, config, now)
                 if progress is not None:
                     progress(tally.rows_read)
@@ -173,6 +173,7 @@ def _chunks(
     loader: Loader,
     tally: _Tally,
     header: ColumnMapping | None,
+    explicit: Mapping[str, str] | None,
     secret: bytes,
     config: IngestConfig,
     now: datetime,
@@ -180,14 +181,15 @@ def _chunks(
     """The chunks the pandas checks are to see: every row of the file, or, when DuckDB
     staged the rows that plainly pass (:mod:`audience.store.engine_lane`), only the rest."""
     lane = None
-    if header is not None and config.engine_checks:
-        rules = _rules(header, config, now)
-        lane = engine_lane(loader, source, header, _TABLE[header.kind], rules, secret)
+    if config.engine_checks:
+        lane = engine_lane(
+            loader, source, header, explicit, lambda m: _rules(m, config, now), secret
+        )
     if lane is None:
         return source.chunks(config.chunk_rows)
     tally.rows_read += lane.staged
     tally.in_engine = lane.staged
-    tally.saw(header)  # type: ignore[arg-type]
+    tally.saw(lane.mapping)
     return lane.leftovers(config.chunk_rows)
 
 
