@@ -40,12 +40,12 @@ def _generate(out: str, contacts: int, fmt: str) -> dict[str, Any]:
     }
 
 
-def _ingest(workspace: str, path: str) -> dict[str, Any]:
+def _ingest(workspace: str, path: str, again: bool = False) -> dict[str, Any]:
     from audience import Workspace
 
     started = time.perf_counter()
     with Workspace(workspace) as ws:
-        report = ws.ingest(path, now=AS_OF)
+        report = ws.ingest(path, now=AS_OF, again=again)
     return {
         "seconds": time.perf_counter() - started,
         "rows": report.rows_read,
@@ -109,9 +109,11 @@ def main() -> None:
         print(_line("reference: DuckDB read_parquet only", alone), flush=True)
         ratio = events["seconds"] / alone["seconds"]
         print(f"validated ingest takes {ratio:.1f}x the time of a bare load (no checks, no dedupe)")
-    again = _in_child(_ingest, str(workspace), generated["events_path"])
-    print(_line("re-ingest events (all duplicates)", again), flush=True)
-    assert again["accepted"] == 0, "re-ingest stored rows again"
+    known = _in_child(_ingest, str(workspace), generated["events_path"])
+    print(_line("the same file again (not read)", known), flush=True)
+    again = _in_child(_ingest, str(workspace), generated["events_path"], True)
+    print(_line("re-ingest events --again (all dups)", again), flush=True)
+    assert known["accepted"] == again["accepted"] == 0, "re-ingest stored rows again"
 
 
 if __name__ == "__main__":

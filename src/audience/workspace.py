@@ -187,11 +187,14 @@ class Workspace:
         now: datetime | None = None,
         encoding: str = "utf-8",
         progress: RowProgress | None = None,
+        again: bool = False,
     ) -> IngestReport:
         """Ingest one file (see :func:`audience.store.ingesting.ingest_file`).
 
         ``kind`` defaults to what the file's name or format implies; ``now`` (the reference
-        for "in the future") defaults to the current time.
+        for "in the future") defaults to the current time. A file whose bytes were ingested
+        before as the same kind is not read again (the report is an
+        :class:`~audience.store.known_files.AlreadyIngested`) unless ``again`` is true.
         """
         source = Path(path).expanduser()
         return ingest_file(
@@ -204,6 +207,7 @@ class Workspace:
             now=now or datetime.now(UTC),
             encoding=encoding,
             progress=progress,
+            again=again,
         )
 
     def features(

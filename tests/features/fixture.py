@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from audience.store.id_keys import id_key_sql
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS
 
 AS_OF = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
@@ -210,7 +211,7 @@ def insert_rows(con: Any, contacts: pd.DataFrame, events: pd.DataFrame) -> None:
     con.register("_e", events)
     try:
         con.execute("INSERT INTO contacts SELECT * FROM _c")
-        con.execute("INSERT INTO events SELECT * FROM _e")
+        con.execute(f"INSERT INTO events SELECT *, {id_key_sql('message_id')} FROM _e")
     finally:
         con.unregister("_c")
         con.unregister("_e")

@@ -27,6 +27,7 @@ from audience.features.touched import (
     VISIT_COLUMNS,
 )
 from audience.store.features_table import read_features
+from audience.store.id_keys import id_key_sql
 from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame, insert_rows
 from tests.features.test_definitions import compute
 
@@ -135,7 +136,7 @@ def _spoil(sql: str) -> Callable[[Workspace], None]:
 
 _EXTRA_EVENT = (
     "INSERT INTO events SELECT 'extra', 'A', NULL, 'Email Delivered', ?, NULL, NULL, NULL, "
-    "NULL, NULL, NULL, 'cmp9', NULL, NULL, 'nobody'"
+    "NULL, NULL, NULL, 'cmp9', NULL, NULL, 'nobody', " + id_key_sql("'extra'")
 )
 
 

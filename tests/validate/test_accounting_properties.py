@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audience import Workspace
+from audience.store.known_files import AlreadyIngested
+from audience.validate import IngestReport
 from tests.conftest import NOW, table_contents
 
 emails = st.sampled_from(["a@x.co", "B@x.co ", "c@x.co", "bad@", "", "d@y.org", "e@y.org"])
@@ -48,12 +50,27 @@ def _check_accounting_and_idempotence(
         assert first.rows_read == first.accepted + first.quarantined + first.duplicates
         assert sum(first.quarantine_reasons.values()) == first.quarantined
         before = table_contents(ws)
-        second = ws.ingest(path, kind, now=NOW)  # type: ignore[arg-type]
+        skipped = ws.ingest(path, kind, now=NOW)  # type: ignore[arg-type]
+        assert isinstance(skipped, AlreadyIngested)
+        assert table_contents(ws) == before
+        second = ws.ingest(path, kind, now=NOW, again=True)  # type: ignore[arg-type]
         assert second.accepted == 0
         assert second.rows_read == second.quarantined + second.duplicates
+        # What the skip reports is what reading the file again finds.
+        assert _outcome(skipped) == _outcome(second)
         after = table_contents(ws)
         for table in ("contacts", "events", "quarantine"):
             assert after[table] == before[table]
+
+
+def _outcome(report: IngestReport) -> tuple[object, ...]:
+    return (
+        report.rows_read,
+        report.accepted,
+        report.quarantined,
+        report.duplicates,
+        report.quarantine_reasons,
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

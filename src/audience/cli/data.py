@@ -15,6 +15,7 @@ from audience.cli.common import WorkspaceOption, friendly, open_workspace, out_c
 from audience.cli.invocation import invocation_path
 from audience.cli.progress import row_counter, spinner
 from audience.ingest import Kind, parse_explicit
+from audience.store.known_files import AlreadyIngested
 from audience.workspace import Workspace
 
 
@@ -52,6 +53,14 @@ def ingest(
             "an Excel CSV (UTF-8, UTF-16 and UTF-32 with a mark are detected)."
         ),
     ] = "utf-8",
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Read the file even if the same bytes were ingested before (they are "
+            "recognised by checksum and skipped otherwise).",
+        ),
+    ] = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Read a file, check every row, store the good ones and quarantine the rest."""
@@ -61,7 +70,12 @@ def ingest(
         open_workspace(workspace, "write") as ws,
         row_counter(f"reading {file.name}") as progress,
     ):
-        report = ws.ingest(source, kind, mapping=explicit, encoding=encoding, progress=progress)
+        report = ws.ingest(
+            source, kind, mapping=explicit, encoding=encoding, progress=progress, again=again
+        )
+    if isinstance(report, AlreadyIngested):
+        out_console.print(render.already_ingested(report))
+        return
     out_console.print(render.ingest_report(report))
 
 

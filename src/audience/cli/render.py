@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from audience.segment_ids import SUPPRESSED, is_suppressed_id
+from audience.store.known_files import AlreadyIngested
 from audience.store.profile import DataProfile
 from audience.store.segment_runs import segment_names
 from audience.validate import REASONS, IngestReport
@@ -49,6 +50,15 @@ def ingest_report(report: IngestReport) -> Panel:
         )
     title = f"ingest {report.source} ({report.format}, {report.kind}) in {report.seconds:.1f} s"
     return Panel(Group(*parts), title=title, title_align="left", expand=False)
+
+
+def already_ingested(report: AlreadyIngested) -> Text:
+    """One plain line: the file was not read, and how to read it anyway."""
+    day = report.ingested_at.date().isoformat()
+    return Text(
+        f"{report.source}: already ingested on {day} as {report.skipped_as} (same bytes): "
+        "nothing to do; --again reads it anyway"
+    )
 
 
 def data_profile(profile: DataProfile) -> Panel:

@@ -1,8 +1,9 @@
 """The drop folders (``[refresh] drop``): which files in them are new.
 
 A file is new unless an earlier ingest had the same bytes (checksum, stored with every
-ingest, under whatever name). Sizes are compared first: a file whose size no ingest had is
-new without being read; only a file of a known size is hashed. Files are taken contacts
+ingest, under whatever name; :mod:`audience.store.known_files`, which ``audience ingest``
+asks too). Sizes are compared first: a file whose size no ingest had is new without being
+read; only a file of a known size is hashed. Files are taken contacts
 first, then orders, then events (so a refresh that brings a new contact and its first order
 scores the order against the contact), and by name within a kind.
 """
@@ -17,6 +18,7 @@ from audience.ingest import Kind
 from audience.ingest.fingerprint import fingerprint
 from audience.ingest.sources import detect_format, guess_kind
 from audience.store.database import Database
+from audience.store.known_files import earlier_ingest, known_sizes
 
 _ORDER: dict[Kind, int] = {"contacts": 0, "orders": 1, "events": 2}
 _IGNORED_PREFIXES = (".", "~", "_")
@@ -43,7 +45,7 @@ def drop_folders(workspace: Path, drop: list[str]) -> list[Path]:
 
 def new_files(db: Database, folders: list[Path]) -> tuple[list[DropFile], list[Path]]:
     """The files not ingested before, in ingest order, and those already ingested."""
-    sizes = {int(row[0]) for row in db.con.execute(_SIZES).fetchall()}
+    sizes = known_sizes(db)
     candidates = sorted(
         path
         for folder in folders
@@ -53,24 +55,12 @@ def new_files(db: Database, folders: list[Path]) -> tuple[list[DropFile], list[P
     fresh: list[DropFile] = []
     seen: list[Path] = []
     for path in candidates:
-        if path.stat().st_size in sizes and _ingested(db, path):
+        if path.stat().st_size in sizes and earlier_ingest(db, fingerprint(path)) is not None:
             seen.append(path)
             continue
         fresh.append(DropFile(path, _kind(path)))
     fresh.sort(key=lambda found: (_ORDER[found.kind], found.path.name))
     return fresh, seen
-
-
-_SIZES = "SELECT DISTINCT file_size FROM ingests WHERE file_size IS NOT NULL"
-
-
-def _ingested(db: Database, path: Path) -> bool:
-    mark = fingerprint(path)
-    rows = db.con.execute(
-        "SELECT count(*) FROM ingests WHERE checksum = ? AND file_size = ?",
-        [mark.checksum, mark.size],
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 def _kind(path: Path) -> Kind:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,10 @@ from types import TracebackType
 import duckdb
 
 from audience.errors import WorkspaceError
+from audience.store.id_keys import refresh_id_keys
 from audience.store.schema import migrate
+
+logger = logging.getLogger(__name__)
 
 
 class Database:
@@ -44,6 +48,8 @@ class Database:
             self.con.execute(f"SET threads = {int(threads)}")
         if not read_only:
             migrate(self.con, str(path))
+            if refresh_id_keys(self.con):
+                logger.info("recomputed the event id keys of %s for this DuckDB's hash", path)
 
     @contextmanager
     def memory_limit(self, limit: str) -> Iterator[None]:

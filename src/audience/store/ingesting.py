@@ -38,6 +38,7 @@ from audience.ingest.sources import detect_format, guess_kind
 from audience.progress import RowProgress
 from audience.store import Database
 from audience.store.engine_lane import engine_lane
+from audience.store.known_files import already_ingested
 from audience.store.loading import Loader, LoadResult, Table, Within
 from audience.validate import (
     Checked,
@@ -80,8 +81,18 @@ def ingest_lines(
     with tempfile.TemporaryDirectory(prefix="audience-lines-") as folder:
         path = Path(folder) / "calls.jsonl"
         path.write_bytes(b"\n".join(lines))
+        # Calls are read again even when a batch repeats one byte for byte: batches are
+        # small, and ``within`` records each call (a stream's entries) with its ingest.
         return ingest_file(
-            db, secret, config, path, kind="events", now=now, source_name=name, within=within
+            db,
+            secret,
+            config,
+            path,
+            kind="events",
+            now=now,
+            source_name=name,
+            within=within,
+            again=True,
         )
 
 
@@ -129,22 +140,27 @@ def ingest_file(
     progress: RowProgress | None = None,
     source_name: str | None = None,
     within: Within | None = None,
+    again: bool = False,
 ) -> IngestReport:
     """Ingest one file: every row is accepted, quarantined, or counted as a duplicate.
 
     Atomic: if anything fails, the workspace is left exactly as it was. ``source_name`` is
     what the ingest and its quarantine rows record as their source (default: the path);
-    ``within`` writes the caller's own rows inside the ingest's transaction.
+    ``within`` writes the caller's own rows inside the ingest's transaction. A file whose
+    bytes were ingested before as ``kind`` is not read: the report is an
+    :class:`~audience.store.known_files.AlreadyIngested`, unless ``again`` asks a full read.
     """
     started = time.perf_counter()
     source = open_source(path, kind, encoding=encoding)
     mark = fingerprint(path)
+    name = source_name or str(path)
+    if not again and (known := already_ingested(db, mark, kind, name, started)) is not None:
+        return known
     # CSV and Parquet have one header for the whole file: check it once, before any row.
     header = None
     if source.format != "jsonl":
         header = resolve_columns(source.columns, kind, explicit, source=str(path))
         source.check_mapped(header.renames)
-    name = source_name or str(path)
     loader = Loader(db, uuid.uuid4().hex[:16], name, mark)
     tally = _Tally()
     # DuckDB's share of memory is smaller while Python validates chunks beside it.

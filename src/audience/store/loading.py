@@ -11,6 +11,8 @@ duplicates in one transaction:
   (a newer export; a missing value never erases a stored one).
 
 Events without a ``message_id`` are keyed by their content (:mod:`audience.store.event_keys`).
+Staged events carry the compact key of their id (:mod:`audience.store.id_keys`), which the
+commit matches against ``events.id_key`` before it compares any id string.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 from audience.ingest.fingerprint import Fingerprint
 from audience.store.database import Database
 from audience.store.event_keys import content_key_sql
+from audience.store.id_keys import id_key_sql
 from audience.store.results import scalar_int
 from audience.store.schema import CONTACT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
 from audience.validate.report import IngestReport
@@ -37,6 +40,8 @@ _CONTACT_FIELDS = [c for c in CONTACT_COLUMNS if c != "ingest_id"]
 _EVENT_FIELDS = [c for c in EVENT_COLUMNS if c != "ingest_id"]
 _FIELDS: dict[Table, list[str]] = {"contacts": _CONTACT_FIELDS, "events": _EVENT_FIELDS}
 _KEYS: dict[Table, str] = {"contacts": "contact_id", "events": "message_id"}
+_STAGED_KEY: dict[Table, str] = {"contacts": "", "events": ", id_key UBIGINT"}
+"""Beyond a table's fields, ``line`` and ``_h``: the key a staged event is stored with."""
 _REJECT_COLUMNS = ["line", "kind", "reason", "detail", "raw"]
 
 
@@ -87,7 +92,8 @@ class Loader:
                 f'"{c}" {_loose(CONTACT_COLUMNS | EVENT_COLUMNS, c)}' for c in fields
             )
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _stage_{table} (line BIGINT, {columns}, _h UBIGINT)"
+                f"CREATE OR REPLACE TEMP TABLE _stage_{table} "
+                f"(line BIGINT, {columns}, _h UBIGINT{_STAGED_KEY[table]})"
             )
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _stage_rejects "
@@ -210,14 +216,17 @@ class _Counts:
 
 def _load_events(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
     fields = _EVENT_FIELDS
-    _find_repeats(con, "_stage_events", "message_id")
+    _find_repeats(con, "_stage_events", "message_id", "id_key")
+    # The 8-byte keys are compared first; the id strings only where the keys are equal, so
+    # two ids that share a key (a hash collision) stay two events.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _stored AS "
         f"SELECT k.line, k._h = {_content_hash('e', fields[1:])} AS same "
-        "FROM _stage_events k JOIN events e ON e.message_id = k.message_id "
+        "FROM _stage_events k JOIN events e "
+        "ON e.id_key = k.id_key AND e.message_id = k.message_id "
         "WHERE k.line NOT IN (SELECT line FROM _repeats)"
     )
-    inserted = _insert_new(con, "events", "_stage_events", fields, ingest_id)
+    inserted = _insert_new(con, "events", "_stage_events", [*fields, "id_key"], ingest_id)
     conflicts = _stage_conflicts(con, "events", "_stage_events", fields)
     return _Counts(inserted=inserted, duplicates=_duplicates(con), conflicts=conflicts)
 
@@ -225,7 +234,7 @@ def _load_events(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
 def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
     fields = _CONTACT_FIELDS
     attributes = fields[1:]
-    _find_repeats(con, "_stage_contacts", "contact_id")
+    _find_repeats(con, "_stage_contacts", "contact_id", "hash(contact_id)")
     # A newer export updates a stored contact; a value it lacks keeps the stored one.
     merged = ", ".join(f'coalesce(k."{c}", c."{c}") AS "{c}"' for c in attributes)
     con.execute(
@@ -249,21 +258,21 @@ def _load_contacts(con: duckdb.DuckDBPyConnection, ingest_id: str) -> _Counts:
     )
 
 
-def _find_repeats(con: duckdb.DuckDBPyConnection, keyed: str, key: str) -> None:
+def _find_repeats(con: duckdb.DuckDBPyConnection, keyed: str, key: str, key_hash: str) -> None:
     """Rows whose id already occurred on an earlier line of the same file.
 
-    Ids are first grouped by their 8-byte hash, which keeps the grouping of tens of
-    millions of ids within the memory limit; strings are compared only for the few
-    candidates that share a hash.
+    Ids are first grouped by their 8-byte hash (``key_hash``, SQL over the staged row),
+    which keeps the grouping of tens of millions of ids within the memory limit; strings
+    are compared only for the few candidates that share a hash.
     """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _repeat_hashes AS "
-        f"SELECT hash({key}) AS key_hash FROM {keyed} GROUP BY 1 HAVING count(*) > 1"
+        f"SELECT {key_hash} AS key_hash FROM {keyed} GROUP BY 1 HAVING count(*) > 1"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _repeats AS "
         f"WITH candidates AS (SELECT line, {key}, _h FROM {keyed} "
-        f"                    WHERE hash({key}) IN (SELECT key_hash FROM _repeat_hashes)), "
+        f"                    WHERE {key_hash} IN (SELECT key_hash FROM _repeat_hashes)), "
         f"firsts AS (SELECT {key}, min(line) AS first_line FROM candidates "
         f"           GROUP BY {key} HAVING count(*) > 1) "
         f"SELECT c.line, f.first_line, c._h = first._h AS same FROM candidates c "
@@ -318,18 +327,22 @@ def _duplicates(con: duckdb.DuckDBPyConnection) -> int:
 
 def _staged_values(table: Table, alias: str) -> str:
     """The staging table's values for an accepted row ``alias``: its line, its fields (an
-    event without an id gets its stable one) and the hash of its content."""
+    event without an id gets its stable one), the hash of its content and, for an event,
+    the key of its id."""
     fields = _FIELDS[table]
     values = [f'{alias}."{c}"' for c in fields]
+    key = []
     if table == "events":
         values[0] = f"coalesce({alias}.message_id, {content_key_sql(alias, fields[1:])})"
-    return ", ".join([f"{alias}.line", *values, _content_hash(alias, fields[1:])])
+        key = [id_key_sql(values[0])]
+    return ", ".join([f"{alias}.line", *values, _content_hash(alias, fields[1:]), *key])
 
 
 def _content_hash(alias: str, columns: list[str]) -> str:
     """An 8-byte hash of a row's content, to compare two rows within this transaction.
 
-    DuckDB's ``hash`` may change between versions, so it is never stored.
+    DuckDB's ``hash`` may change between versions, so it is never stored (the one hash
+    that is, ``events.id_key``, is recomputed when it changes: :mod:`~audience.store.id_keys`).
     """
     return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
 

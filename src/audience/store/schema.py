@@ -15,9 +15,10 @@ import duckdb
 from audience.errors import SchemaVersionError
 from audience.store.event_keys import PREFIX as KEY_PREFIX
 from audience.store.event_keys import content_key_sql
+from audience.store.id_keys import fill_id_keys
 from audience.store.results import first_row
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 CONTACT_COLUMNS: dict[str, str] = {
     "contact_id": "VARCHAR NOT NULL",
@@ -271,6 +272,20 @@ _V6 = [
 )""",
 ]
 
+
+def _v7(con: duckdb.DuckDBPyConnection) -> None:
+    """Every event gets its compact id key (``store/id_keys.py``), which ingests dedupe by.
+
+    NOT NULL: a writer of ``events`` that forgets the key fails at once instead of storing
+    an event that no later ingest would recognise. (DuckDB adds a NOT NULL column only with
+    a default, and cannot SET NOT NULL after an update in the same transaction: the
+    default fills the column for the moment of the update and is dropped after it.)
+    """
+    con.execute("ALTER TABLE events ADD COLUMN id_key UBIGINT NOT NULL DEFAULT 0")
+    fill_id_keys(con)
+    con.execute("ALTER TABLE events ALTER COLUMN id_key DROP DEFAULT")
+
+
 # MIGRATIONS[v] brings a database from version v to v + 1; version 0 is an empty file.
 MIGRATIONS: list[Migration] = [
     _statements(_V1),
@@ -279,6 +294,7 @@ MIGRATIONS: list[Migration] = [
     _statements(_V4),
     _statements(_V5),
     _statements(_V6),
+    _v7,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
