@@ -291,7 +291,9 @@ def _twins(tmp_path: Path) -> tuple[Path, Path]:
 
 def _ingest(folder: Path, paths: list[tuple[Path, str]]) -> tuple[list[dict[str, Any]], Any]:
     with Workspace(folder) as ws:
-        reports = [ws.ingest(path, kind=kind, now=NOW).to_dict() for path, kind in paths]  # type: ignore[arg-type]
+        reports = [
+            ws.ingest(path, kind=kind, now=NOW, again=True).to_dict() for path, kind in paths
+        ]  # type: ignore[arg-type]
         con = ws.database.con
         stored = {
             name: sorted(
