@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from audience import Workspace
 from audience.cli import app
 from audience.errors import ConfigError
+from audience.features.compute import compute_features
 from tests.conftest import flat
 from tests.features.fixture import AS_OF, EXPECTED, contacts_frame, events_frame, insert_rows
 
@@ -47,6 +48,18 @@ def test_the_summary_describes_each_feature(filled: Workspace) -> None:
     assert stats["recency_days"].missing == pytest.approx(2 / 5)
     assert stats["engagement_tier"].top == "dormant"
     assert stats["engagement_tier"].distinct == 3
+
+
+def test_features_without_summary_store_the_same_rows(filled: Workspace) -> None:
+    # What segmentation runs ask for: the rows, the RFM run and feature_sets, no stats.
+    con = filled.database.con
+    report = compute_features(
+        filled.database, filled.config.features, AS_OF, created_at=AS_OF, summary=False
+    )
+    assert (report.contacts, report.stats) == (5, [])
+    unsummarised = con.execute("SELECT * FROM features ORDER BY contact_id").fetchall()
+    assert filled.features(AS_OF).stats  # the default still summarises
+    assert con.execute("SELECT * FROM features ORDER BY contact_id").fetchall() == unsummarised
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

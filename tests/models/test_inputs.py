@@ -35,6 +35,23 @@ def test_preprocessing_is_fitted_on_a_sample_and_applied_to_all(frame: pd.DataFr
     assert "missingindicator_recency_days" in made.columns
 
 
+def test_matrix_of_many_contacts_is_exactly_the_preprocessors_transform() -> None:
+    # Above 16,384 rows the compiled transform goes through each distinct value of a count
+    # column once: the numbers must still be scikit-learn's, bit for bit.
+    rng = np.random.default_rng(1)
+    n = 20_000
+    data = {name: rng.poisson(3.0, n).astype(float) for name in CLUSTER_FEATURES}
+    data["revenue_total"] = rng.gamma(2.0, 40.0, n)
+    data["recency_days"] = np.where(rng.random(n) < 0.3, np.nan, data["recency_days"])
+    big = pd.DataFrame({"contact_id": [f"c{i}" for i in range(n)], **data})
+    models = ModelsConfig(preprocess_sample=5_000)
+    made = clustering_input(big, models, PreprocessConfig(), "kmeans")
+    columns = list(CLUSTER_FEATURES)
+    sample = big[columns].sample(n=5_000, random_state=models.random_state)
+    expected = build_preprocessor(PreprocessConfig()).fit(sample).transform(big[columns])
+    np.testing.assert_array_equal(made.matrix, expected)
+
+
 def test_kprototypes_gets_category_codes_at_the_end(frame: pd.DataFrame) -> None:
     made = clustering_input(frame, ModelsConfig(), PreprocessConfig(), "kprototypes")
     assert made.columns[-2:] == ["top_category", "engagement_tier"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -26,7 +26,6 @@ from audience.cli.common import (
 from audience.cli.progress import count_bar, row_counter, spinner, step_bar
 from audience.cli.segmenting import print_tree_report
 from audience.errors import ConfigError, WorkspaceError
-from audience.features.summary import FeatureReport
 from audience.progress import RowProgress, StepProgress
 from audience.segments.summary import TreeReport
 from audience.store.profile import DataProfile
@@ -34,6 +33,11 @@ from audience.synth import GenerateResult
 from audience.synth import generate as generate_audience
 from audience.validate import IngestReport
 from audience.workspace import Workspace
+
+if TYPE_CHECKING:
+    # Only named in annotations: importing it at run time would import Ibis (~0.3 s) in
+    # every command, init and ingest too, which never compute features.
+    from audience.features.summary import FeatureReport
 
 
 @friendly

@@ -15,6 +15,12 @@ crossed while PostgreSQL and Spark count whole 24-hour spans, so 2024-01-01T23:5
 agree, and that is what ``days_between`` uses. Likewise for Ibis's ``epoch_seconds``:
 DuckDB keeps fractions of a second, PostgreSQL rounds them once cast to an integer, and
 Spark truncates toward zero (-0.5 s gives 0, not -1); ``epoch_seconds`` here floors.
+
+On DuckDB, ``utc_date`` and ``epoch_seconds`` of a column are computed from the instant's
+microseconds since the epoch (``epoch_us``, an exact integer) rather than by the portable
+casts: DuckDB casts a ``TIMESTAMPTZ`` to a date or a naive timestamp through ICU's calendar
+even in UTC, ~20x slower (3.4 s against 0.15 s for 11M events, one thread). The values
+are the same, instant by instant (``tests/features/test_calendar.py`` runs every engine).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Literal
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError
 
 from audience.errors import ConfigError
 
@@ -34,8 +41,33 @@ _SECONDS_PER_HOUR = 3600.0
 _DAYS_PER_WEEK = 7
 
 
+_MICROS_PER_SECOND = 1_000_000
+_MICROS_PER_DAY = 86_400 * _MICROS_PER_SECOND
+
+
+@ibis.udf.scalar.builtin(  # type: ignore[untyped-decorator]
+    name="epoch_us", signature=((dt.timestamp,), dt.int64)
+)
+def _epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """DuckDB's microseconds since 1970-01-01T00:00:00Z of an instant (exact, no ICU)."""
+
+
+def _on_duckdb(value: ir.Value) -> bool:
+    """Whether ``value`` reads a table of a DuckDB backend (literals read none)."""
+    try:
+        backend = value._find_backend(use_default=False)
+    except IbisError:
+        return False
+    return bool(backend.name == "duckdb")
+
+
 def utc_date(ts: ir.TimestampValue) -> ir.DateValue:
     """The calendar date, in UTC, of the instant ``ts``."""
+    if _on_duckdb(ts):
+        # Whole days since the epoch, floored (also before 1970), added to a naive midnight
+        # of 1970-01-01: the date of a naive timestamp needs no time zone, so no ICU.
+        days = (_epoch_us(ts) // _MICROS_PER_DAY).as_interval("D")
+        return (ibis.timestamp(1970, 1, 1, 0, 0, 0) + days).date()
     # Engines truncate a timestamp to a date in the session time zone, which is UTC here.
     return ts.date()
 
@@ -50,6 +82,9 @@ def days_between(later: ir.DateValue, earlier: ir.DateValue) -> ir.IntegerValue:
 
 def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     """Seconds from 1970-01-01T00:00:00Z to ``ts``, floored to a whole second, as int64."""
+    if _on_duckdb(ts):
+        # // floors, also before 1970; exact while |epoch_us| < 2**53 (until the year 2255).
+        return _int64(_epoch_us(ts) // _MICROS_PER_SECOND)
     # Truncating to the second floors on every engine (also before 1970), and the epoch of a
     # whole second is exact everywhere; Spark's epoch alone truncates toward zero.
     return _int64(ts.truncate("s").epoch_seconds())

@@ -19,7 +19,7 @@ from audience.config import FeaturesConfig
 from audience.features.calendar import as_of_literal
 from audience.features.definitions import definition_config, definitions_fingerprint
 from audience.features.scores import rfm_group_rules
-from audience.features.summary import FeatureReport, summarize
+from audience.features.summary import FeatureReport, FeatureStat, summarize
 from audience.features.table import FEATURE_COLUMNS, feature_table
 from audience.store import Database
 from audience.store.engines import duckdb_backend
@@ -41,8 +41,12 @@ def compute_features(
     out: Path | None = None,
     *,
     created_at: datetime,
+    summary: bool = True,
 ) -> FeatureReport:
     """Compute every contact's features at ``as_of`` in the engine, store them, summarise them.
+
+    With ``summary=False`` the report's ``stats`` are left empty: a segmentation run that
+    goes straight on to clustering reads none of them, and they cost a pass over the table.
 
     The features at an earlier ``as_of`` stay as they were; those at this ``as_of`` are
     replaced whole, and so are the RFM baseline segmentation stored with them (run
@@ -69,7 +73,9 @@ def compute_features(
             previous_as_of=None,
             recomputed=rows,
         )
-        report = finish_feature_set(db, config, stored, created_at=created_at, started=started)
+        report = finish_feature_set(
+            db, config, stored, created_at=created_at, started=started, summary=summary
+        )
     if out is None:
         return report
     return replace(report, out=export_features(db, as_of, out))
@@ -95,13 +101,13 @@ def finish_feature_set(
     *,
     created_at: datetime,
     started: float,
+    summary: bool = True,
 ) -> FeatureReport:
-    """What follows storing features, however they were computed: the summary, the RFM
-    baseline run ``rfm-<as_of>`` and the ``feature_sets`` record (in the caller's
-    transaction)."""
+    """What follows storing features, however they were computed: the summary (unless
+    ``summary`` is False), the RFM baseline run ``rfm-<as_of>`` and the ``feature_sets``
+    record (in the caller's transaction)."""
     as_of = stored.as_of
-    table = duckdb_backend(db.con).table("features")
-    stats = summarize(table.filter(table.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)
+    stats = _summary(db, as_of) if summary else []
     save_feature_rule_run(
         db,
         run_id=f"rfm-{as_of.astimezone(UTC):%Y%m%dT%H%M%S}",
@@ -125,3 +131,8 @@ def finish_feature_set(
     )
     save_feature_set(db, record)
     return FeatureReport(as_of, stored.rows, stats, time.perf_counter() - started, None)
+
+
+def _summary(db: Database, as_of: datetime) -> list[FeatureStat]:
+    table = duckdb_backend(db.con).table("features")
+    return summarize(table.filter(table.as_of == as_of_literal(as_of)), FEATURE_COLUMNS)

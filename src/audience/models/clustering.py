@@ -40,7 +40,7 @@ def cluster_contacts(
     step = progress or no_progress
     with db.transaction():  # one unit: the features and the run, or nothing
         step("computing features", 0, 1)
-        compute_features(db, config.features, as_of, created_at=created_at)
+        compute_features(db, config.features, as_of, created_at=created_at, summary=False)
         frame = read_features(db, as_of)
         models = config.models
         chosen_method = method or models.method

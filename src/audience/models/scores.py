@@ -16,6 +16,7 @@ Noise rows (label -1) are left out of every score; the share of noise is guarded
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,14 +47,33 @@ class PairwiseSample:
 
     def silhouette(self, X: Matrix, labels: Labels) -> float:
         """Mean silhouette of the sampled non-noise rows; NaN with fewer than 2 segments."""
-        sampled = labels[self.index]
-        kept = sampled != NOISE
-        if np.unique(sampled[kept]).size < 2 or kept.sum() <= np.unique(sampled[kept]).size:
-            return float("nan")
-        distances = self.distances(X)
-        if not kept.all():
-            distances = distances[np.ix_(kept, kept)]
-        return mean_silhouette(distances, sampled[kept])
+        return self.silhouettes(X, [labels])[0]
+
+    def silhouettes(self, X: Matrix, labelings: Sequence[Labels]) -> list[float]:
+        """:meth:`silhouette` of each labelling of the rows of ``X``.
+
+        The labellings without noise on the sample share one matrix product (distances ×
+        all their one-hot labels side by side): the distance matrix is read once for all of
+        them, not once per candidate, which is what a sweep of 20-odd candidates spent most
+        of its scoring time on (128 MB read per product at 4,000 rows)."""
+        scores = [math.nan] * len(labelings)
+        whole: list[tuple[int, Labels]] = []
+        for position, labels in enumerate(labelings):
+            sampled = labels[self.index]
+            kept = sampled != NOISE
+            segments = np.unique(sampled[kept]).size
+            if segments < 2 or kept.sum() <= segments:
+                continue
+            if kept.all():
+                whole.append((position, sampled))
+            else:
+                distances = self.distances(X)[np.ix_(kept, kept)]
+                scores[position] = mean_silhouette(distances, sampled[kept])
+        if whole:
+            batch = mean_silhouettes(self.distances(X), [labels for _, labels in whole])
+            for (position, _), score in zip(whole, batch, strict=True):
+                scores[position] = score
+        return scores
 
 
 def mean_silhouette(distances: Matrix, labels: Labels) -> float:
@@ -65,15 +85,32 @@ def mean_silhouette(distances: Matrix, labels: Labels) -> float:
     a(i) = mean distance to the other members of its segment, b(i) = smallest mean distance
     to another segment, s(i) = (b − a) / max(a, b), and s(i) = 0 in a segment of one.
     """
-    _, codes = np.unique(labels, return_inverse=True)
-    one_hot = np.zeros((codes.size, int(codes.max()) + 1))
-    one_hot[np.arange(codes.size), codes] = 1.0
+    return mean_silhouettes(distances, [labels])[0]
+
+
+def mean_silhouettes(distances: Matrix, labelings: Sequence[Labels]) -> list[float]:
+    """:func:`mean_silhouette` of each labelling of the same rows, with one matrix product."""
+    codings = [np.unique(labels, return_inverse=True)[1] for labels in labelings]
+    widths = [int(codes.max()) + 1 for codes in codings]
+    offsets = np.cumsum([0, *widths])
+    one_hot = np.zeros((distances.shape[0], int(offsets[-1])))
+    rows = np.arange(distances.shape[0])
+    for codes, offset in zip(codings, offsets, strict=False):
+        one_hot[rows, offset + codes] = 1.0
     sums = distances @ one_hot
-    sizes = one_hot.sum(axis=0)
+    return [
+        _silhouette_from_sums(sums[:, start:end], one_hot[:, start:end].sum(axis=0), codes)
+        for codes, start, end in zip(codings, offsets[:-1], offsets[1:], strict=True)
+    ]
+
+
+def _silhouette_from_sums(sums: Matrix, sizes: Matrix, codes: Labels) -> float:
+    """The mean silhouette from each row's summed distance to each segment (``sums``)."""
+    rows = np.arange(codes.size)
     own_size = sizes[codes]
-    a = sums[np.arange(codes.size), codes] / np.maximum(own_size - 1, 1)
+    a = sums[rows, codes] / np.maximum(own_size - 1, 1)
     means = sums / sizes
-    means[np.arange(codes.size), codes] = np.inf
+    means[rows, codes] = np.inf
     b = means.min(axis=1)
     scores = np.where(own_size > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
     return float(scores.mean())

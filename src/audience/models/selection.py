@@ -245,7 +245,12 @@ class AutoSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             for k, estimator in self._fits(method, ks, sample, kmeans_centers):
                 fitted.append((method, k, estimator))
                 self._report("sweep", len(fitted), steps)
-        candidates = [self._score(m, k, e, sample, pairs) for m, k, e in fitted]
+        # All silhouettes in one pass over the sample's distance matrix (see silhouettes).
+        silhouettes = pairs.silhouettes(sample, [_labels_of(e) for _, _, e in fitted])
+        candidates = [
+            score_candidate(m, k, e, sample, pairs, silhouette=s)
+            for (m, k, e), s in zip(fitted, silhouettes, strict=True)
+        ]
         for method in self.methods:
             mine = [c for c in candidates if c.method == method and c.k is not None]
             elbow = knee([c.n_segments for c in mine], [c.inertia for c in mine])
@@ -272,11 +277,6 @@ class AutoSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 if method == "gmm" and k in kmeans_centers and "means_init" not in params:
                     estimator.set_params(means_init=kmeans_centers[k])
                 yield k, estimator.fit(sample)
-
-    def _score(
-        self, method: str, k: int | None, estimator: Any, sample: Matrix, pairs: PairwiseSample
-    ) -> Candidate:
-        return score_candidate(method, k, estimator, sample, pairs)
 
     def _choose(
         self, candidates: list[Candidate], sample: Matrix, rng: np.random.Generator
@@ -403,18 +403,29 @@ def _nothing_passed(candidates: list[Candidate]) -> str:
     )
 
 
+def _labels_of(estimator: Any) -> Labels:
+    return np.asarray(estimator.labels_, dtype=np.int64)
+
+
 def score_candidate(
-    method: str, k: int | None, estimator: Any, sample: Matrix, pairs: PairwiseSample
+    method: str,
+    k: int | None,
+    estimator: Any,
+    sample: Matrix,
+    pairs: PairwiseSample,
+    *,
+    silhouette: float | None = None,
 ) -> Candidate:
-    """A fitted estimator's scores on ``sample`` (the rows its ``labels_`` label)."""
-    labels = np.asarray(estimator.labels_, dtype=np.int64)
+    """A fitted estimator's scores on ``sample`` (the rows its ``labels_`` label);
+    ``silhouette``, when given, is its :meth:`PairwiseSample.silhouette`, already computed."""
+    labels = _labels_of(estimator)
     kept = labels != NOISE
     sizes = np.bincount(labels[kept]) if kept.any() else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     candidate = Candidate(method, k, estimator, labels, n_segments=int(sizes.size))
     candidate.noise_share = float(1 - kept.mean())
     candidate.smallest_share = float(sizes.min() / labels.size) if sizes.size else 0.0
-    candidate.silhouette = pairs.silhouette(sample, labels)
+    candidate.silhouette = pairs.silhouette(sample, labels) if silhouette is None else silhouette
     if sizes.size >= 2:
         centers = centers_of(sample, labels)
         candidate.centroid_silhouette = simplified_silhouette(sample, labels, centers)

@@ -95,7 +95,7 @@ def segment_tree_run(
     with db.transaction():
         if not features_ready:
             step("computing features", 0, 1)
-            compute_features(db, config.features, as_of, created_at=created_at)
+            compute_features(db, config.features, as_of, created_at=created_at, summary=False)
         frame = read_features(db, as_of)
         branches = assign_branches(db, plan, as_of)
         if not frame["contact_id"].reset_index(drop=True).equals(branches["contact_id"]):
