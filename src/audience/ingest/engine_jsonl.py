@@ -27,6 +27,7 @@ from audience.ingest.engine_reads import (
     Scan,
     file_layout,
     gzipped,
+    left_lines,
     numbered_rows,
 )
 from audience.ingest.jsonl_source import JsonlSource
@@ -66,10 +67,11 @@ class JsonlScan(Scan):
             checks.append(_expected(alias, mapping.renames.get(column)))
         return "(" + " AND ".join(checks) + ")"
 
-    def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
-        query = f"SELECT {LINE} FROM {self.relation} WHERE NOT {passes}"
-        wanted = {int(line) for line in self.con.execute(query).fetchnumpy()[LINE]}
-        return self.source.lines_at(wanted, chunk_rows)
+    def leftovers(self, taken: str, chunk_rows: int) -> Iterator[ReadChunk]:
+        lines = self.con.execute(left_lines(self.relation, taken)).fetchnumpy()[LINE]
+        if len(lines) == 0:
+            return iter(())
+        return self.source.lines_at({int(line) for line in lines}, chunk_rows)
 
     def close(self) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {ROWS_TABLE}")

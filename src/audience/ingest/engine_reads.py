@@ -56,9 +56,9 @@ class EngineScan(Protocol):
         JSON types); the other rows are left to that reader."""
         ...
 
-    def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
-        """The rows for which the SQL ``passes`` is false, in chunks, as the file's reader
-        would give them."""
+    def leftovers(self, taken: str, chunk_rows: int) -> Iterator[ReadChunk]:
+        """The rows whose line is not in ``taken`` (SQL for a relation of one column, the
+        lines staged), in chunks, as the file's reader would give them."""
         ...
 
     def close(self) -> None: ...
@@ -91,9 +91,10 @@ class Scan:
 class _ParquetScan(Scan):
     source: ParquetSource
 
-    def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
-        query = f"SELECT {LINE} FROM {self.relation} WHERE NOT {passes} ORDER BY 1"
-        lines = self.con.execute(query).fetchnumpy()[LINE]
+    def leftovers(self, taken: str, chunk_rows: int) -> Iterator[ReadChunk]:
+        lines = self.con.execute(left_lines(self.relation, taken)).fetchnumpy()[LINE]
+        if len(lines) == 0:
+            return iter(())
         return self.source.rows_at(np.asarray(lines, dtype=np.int64), chunk_rows)
 
     def close(self) -> None:
@@ -121,13 +122,14 @@ def _parquet_scan(con: duckdb.DuckDBPyConnection, source: ParquetSource) -> Engi
 class _CsvScan(Scan):
     source: CsvSource
 
-    def leftovers(self, passes: str, chunk_rows: int) -> Iterator[ReadChunk]:
+    def leftovers(self, taken: str, chunk_rows: int) -> Iterator[ReadChunk]:
         names = ", ".join(identifier(name) for name in self.source.columns)
         # Numbered apart first: the pandas checks use the connection between two pages,
         # which would end a result still being fetched.
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {LEFT_TABLE} AS SELECT row_number() OVER "
-            f"(ORDER BY {LINE}) AS _n, {LINE}, {names} FROM {self.relation} WHERE NOT {passes}"
+            f"(ORDER BY {LINE}) AS _n, {LINE}, {names} FROM {self.relation} "
+            f"WHERE {LINE} NOT IN ({taken})"
         )
         done = 0
         while True:
@@ -171,6 +173,12 @@ def _csv_scan(con: duckdb.DuckDBPyConnection, source: CsvSource) -> EngineScan |
         scan.close()
         return None
     return scan
+
+
+def left_lines(relation: str, taken: str) -> str:
+    """SQL for the lines of ``relation`` not in ``taken``, in order: an anti-join on the
+    line numbers, which reads no other column (the checks are not evaluated again)."""
+    return f"SELECT {LINE} FROM {relation} WHERE {LINE} NOT IN ({taken}) ORDER BY 1"
 
 
 def numbered_rows(con: duckdb.DuckDBPyConnection, table: str, read: str, skipped: int) -> bool:

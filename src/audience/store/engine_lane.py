@@ -30,11 +30,11 @@ class EngineLane:
     staged: int
     mapping: ColumnMapping
     scan: EngineScan
-    passes: str
+    table: Table
 
     def leftovers(self, chunk_rows: int) -> Iterator[ReadChunk]:
         try:
-            yield from self.scan.leftovers(self.passes, chunk_rows)
+            yield from self.scan.leftovers(Loader.staged_lines(self.table), chunk_rows)
         finally:
             self.scan.close()
 
@@ -62,5 +62,6 @@ def engine_lane(
         return None
     passes = f"({scan.plain(mapping)} AND {checks.passes})"
     query = f"SELECT {checks.typed(LINE)} FROM {scan.relation} WHERE {passes}"
-    staged = loader.stage_query(_TABLES[mapping.kind], query, [])
-    return EngineLane(staged, mapping, scan, passes)
+    table = _TABLES[mapping.kind]
+    staged = loader.stage_query(table, query, [])
+    return EngineLane(staged, mapping, scan, table)

@@ -120,6 +120,11 @@ class Loader:
             parameters,
         )
 
+    @staticmethod
+    def staged_lines(table: Table) -> str:
+        """SQL for the lines of the rows staged so far for ``table``."""
+        return f"SELECT line FROM _stage_{table}"
+
     def reject(self, rows: pd.DataFrame) -> None:
         """Append rejected rows (``line, kind, reason, detail, raw``) for the quarantine."""
         if not rows.empty:
