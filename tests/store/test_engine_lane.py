@@ -233,8 +233,24 @@ def _segment_call(rng: random.Random, number: int, odd: float) -> str:
     if rng.random() < odd / 3:
         properties["address"] = {"country": "FR"}
     line = json.dumps({k: v for k, v in call.items() if v is not None or rng.random() < 0.5})
-    if rng.random() < odd / 10:
-        return rng.choice(["{not json", '{"type": "track", "revenue": NaN}', "[1, 2]", "", "   "])
+    if rng.random() < odd / 3:
+        plain = '{"type": "track", "event": "x", "timestamp": "2025-01-02", "userId": "C1", '
+        return rng.choice(
+            [
+                "{not json",
+                '{"type": "track", "revenue": NaN}',
+                "[1, 2]",
+                "",
+                "   ",
+                plain + '"extra": NaN}',
+                plain + '"extra": -Infinity}',
+                plain + '"extra": 1e400}',
+                plain + '"extra": 123456789012345678901234}',
+                plain + '"extra": 1,}',
+                plain + '"userId": "C2"}',
+                plain + '"extra": "\\udfff"}',
+            ]
+        )
     return line
 
 
