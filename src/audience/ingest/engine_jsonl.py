@@ -26,20 +26,21 @@ from audience.ingest.engine_reads import (
     ROWS_TABLE,
     Scan,
     file_layout,
-    gzipped,
     left_lines,
     numbered_rows,
+    plain_text,
 )
 from audience.ingest.jsonl_source import JsonlSource
 from audience.ingest.mapping import SYNONYMS, ColumnMapping, normalize_header
 from audience.ingest.normalize import TEXT_FIELDS
+from audience.ingest.text import MAX_LINE_BYTES
 from audience.sql_text import identifier, string
 
-_MAX_LINE = 8 << 20  # as the file's reader (audience.ingest.text.MAX_LINE_BYTES)
 _TOP = ("messageId", "userId", "anonymousId", "event", "timestamp")
 _OWN = ("type", "timestamp", "properties", "context")
 """The call's own values that :meth:`JsonlScan.plain` looks at."""
-_CALL = (*_TOP, "type", "properties", "context")
+_CALL = tuple(dict.fromkeys((*_TOP, *_OWN)))
+"""Every key of a call read into the table."""
 _LIFTED_ELSEWHERE = ("products", "address")
 _NUMBERS = ("revenue", "price", "quantity")
 _SCALAR_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN', 'NULL')"
@@ -48,9 +49,7 @@ _LINES = "_engine_lines"
 # comma or bracket: inside a string such text is harmless and only sends the line the slow
 # way): NaN and infinities, numbers too large for a float or an integer, trailing commas,
 # and escaped lone surrogates.
-_NOT_ORJSON = (
-    r"(?i)[:,\[]\s*-?(nan|inf|\d{19}|\d+(\.\d+)?e[+-]?\d{3})|,\s*[}\]]|\\u[d][89ab]"
-)
+_NOT_ORJSON = r"(?i)[:,\[]\s*-?(nan|inf|\d{19}|\d+(\.\d+)?e[+-]?\d{3})|,\s*[}\]]|\\u[d][89ab]"
 _SEPARATOR = "\x01"  # never in a line kept: each line is then one field
 
 
@@ -102,10 +101,7 @@ def _expected(value: str, field: str | None) -> str:
 
 def jsonl_scan(con: duckdb.DuckDBPyConnection, source: JsonlSource) -> JsonlScan | None:
     """The file's calls as a relation with one column per key, or None (see above)."""
-    text = source.text
-    if source.kind != "events" or text.bom or text.recoded or gzipped(source.path):
-        return None
-    if text.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+    if source.kind != "events" or not plain_text(source.text):
         return None
     layout = file_layout(source.path, separator=_SEPARATOR)
     if layout is None:
@@ -114,7 +110,7 @@ def jsonl_scan(con: duckdb.DuckDBPyConnection, source: JsonlSource) -> JsonlScan
     lines = (
         f"read_csv({string(str(source.path))}, delim = {string(_SEPARATOR)}, quote = '', "
         "escape = '', header = false, columns = {'j': 'VARCHAR'}, auto_detect = false, "
-        f"strict_mode = false, max_line_size = {_MAX_LINE}, compression = 'none')"
+        f"strict_mode = false, max_line_size = {MAX_LINE_BYTES}, compression = 'none')"
     )
     if not numbered_rows(con, _LINES, lines, 0):
         return None

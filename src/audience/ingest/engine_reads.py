@@ -34,6 +34,7 @@ from audience.ingest.jsonl_source import JsonlSource
 from audience.ingest.mapping import ColumnMapping
 from audience.ingest.parquet_source import ParquetSource
 from audience.ingest.sources import Source
+from audience.ingest.text import TextFile
 from audience.sql_text import identifier, string
 
 LINE = "__audience_line"
@@ -200,13 +201,21 @@ def numbered_rows(con: duckdb.DuckDBPyConnection, table: str, read: str, skipped
     return True
 
 
-def _plain_csv(source: CsvSource) -> bool:
-    dialect = source.dialect
-    text = source.text
+def plain_text(text: TextFile) -> bool:
+    """Whether DuckDB reads the file's bytes as its own reader reads its lines: UTF-8,
+    without a byte-order mark, not compressed."""
     return (
         text.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        and not text.recoded
         and not text.bom
-        and not gzipped(source.path)
+        and not _gzipped(text.path)
+    )
+
+
+def _plain_csv(source: CsvSource) -> bool:
+    dialect = source.dialect
+    return (
+        plain_text(source.text)
         and dialect.quotechar == '"'
         and dialect.escapechar is None
         and not dialect.skipinitialspace
@@ -214,7 +223,7 @@ def _plain_csv(source: CsvSource) -> bool:
     )
 
 
-def gzipped(path: Path) -> bool:
+def _gzipped(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
 

@@ -20,8 +20,6 @@ from audience.store.loading import Loader, Table
 from audience.validate import Rules
 from audience.validate.engine_rules import engine_checks
 
-_TABLES: dict[str, Table] = {"contacts": "contacts", "events": "events"}
-
 
 @dataclass
 class EngineLane:
@@ -42,15 +40,16 @@ class EngineLane:
 def engine_lane(
     loader: Loader,
     source: Source,
+    table: Table,
     header: ColumnMapping | None,
     explicit: Mapping[str, str] | None,
     rules: Callable[[ColumnMapping], Rules],
     secret: bytes,
 ) -> EngineLane | None:
-    """Stage the rows of ``source`` that plainly pass, or return None (nothing staged).
-
-    ``header`` is the file's mapping (None for JSON Lines, whose keys the scan finds)."""
-    if source.kind not in _TABLES:
+    """Stage the rows of ``source`` that plainly pass into ``table``, or return None
+    (nothing staged). ``header`` is the file's mapping (None for JSON Lines, whose keys
+    the scan finds)."""
+    if source.kind == "orders":
         return None  # orders: few rows, each needing more than SQL's checks
     scan = engine_scan(loader.con, source)
     if scan is None:
@@ -62,6 +61,5 @@ def engine_lane(
         return None
     passes = f"({scan.plain(mapping)} AND {checks.passes})"
     query = f"SELECT {checks.typed(LINE)} FROM {scan.relation} WHERE {passes}"
-    table = _TABLES[mapping.kind]
     staged = loader.stage_query(table, query, [])
     return EngineLane(staged, mapping, scan, table)

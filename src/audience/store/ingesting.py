@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,12 @@ def ingest_file(
         source.check_mapped(header.renames)
     loader = Loader(db, uuid.uuid4().hex[:16], name, mark)
     tally = _Tally()
+    checking = _Checking(loader, tally, header, explicit, secret, config, now)
     # DuckDB's share of memory is smaller while Python validates chunks beside it.
     with db.memory_limit(config.memory_limit):
         try:
-            for chunk in _chunks(source, loader, tally, header, explicit, secret, config, now):
-                _ingest_chunk(chunk, loader, tally, header, explicit, secret, config, now)
+            for chunk in checking.chunks(source):
+                checking.check(chunk)
                 if progress is not None:
                     progress(tally.rows_read)
 
@@ -184,36 +186,6 @@ def ingest_file(
             raise
 
 
-def _chunks(
-    source: Source,
-    loader: Loader,
-    tally: _Tally,
-    header: ColumnMapping | None,
-    explicit: Mapping[str, str] | None,
-    secret: bytes,
-    config: IngestConfig,
-    now: datetime,
-) -> Iterator[ReadChunk]:
-    """The chunks the pandas checks are to see: every row of the file, or, when DuckDB
-    staged the rows that plainly pass (:mod:`audience.store.engine_lane`), only the rest."""
-    lane = None
-    if config.engine_checks:
-        lane = engine_lane(
-            loader, source, header, explicit, lambda m: _rules(m, config, now), secret
-        )
-    if lane is None:
-        return source.chunks(config.chunk_rows)
-    tally.rows_read += lane.staged
-    tally.in_engine = lane.staged
-    tally.saw(lane.mapping)
-    return lane.leftovers(config.chunk_rows)
-
-
-def _rules(mapping: ColumnMapping, config: IngestConfig, now: datetime) -> Rules:
-    tolerance = timedelta(hours=config.future_tolerance_hours)
-    return Rules(now, tolerance, mapping, config.earliest_timestamp)
-
-
 def _storage_full(name: str, exc: duckdb.Error, config: IngestConfig) -> StorageFullError:
     first = str(exc).splitlines()[0][:300]
     return StorageFullError(
@@ -224,30 +196,56 @@ def _storage_full(name: str, exc: duckdb.Error, config: IngestConfig) -> Storage
     )
 
 
-def _ingest_chunk(
-    chunk: ReadChunk,
-    loader: Loader,
-    tally: _Tally,
-    header: ColumnMapping | None,
-    explicit: Mapping[str, str] | None,
-    secret: bytes,
-    config: IngestConfig,
-    now: datetime,
-) -> None:
-    tally.rows_read += chunk.rows
-    if chunk.unreadable:
-        loader.reject(pd.DataFrame([vars(bad) for bad in chunk.unreadable]))
-        tally.reasons.update(bad.reason for bad in chunk.unreadable)
-    for batch in chunk.batches:
-        mapping = header or resolve_columns(
-            list(batch.frame.columns), batch.kind, explicit, require=False
-        )
-        tally.saw(mapping)
-        rules = _rules(mapping, config, now)
-        checked = _CHECKS[batch.kind](to_fields(batch.frame, mapping, secret), batch.lines, rules)
-        loader.stage(_TABLE[batch.kind], checked.accepted)
-        loader.reject(_rejects(batch, checked))
-        tally.reasons.update(checked.reasons)
+@dataclass(frozen=True)
+class _Checking:
+    """What checking the rows of one ingest needs: where they are staged and counted, the
+    file's mapping (None for JSON Lines: each chunk's keys), and the rules' settings."""
+
+    loader: Loader
+    tally: _Tally
+    header: ColumnMapping | None
+    explicit: Mapping[str, str] | None
+    secret: bytes
+    config: IngestConfig
+    now: datetime
+
+    def rules(self, mapping: ColumnMapping) -> Rules:
+        tolerance = timedelta(hours=self.config.future_tolerance_hours)
+        return Rules(self.now, tolerance, mapping, self.config.earliest_timestamp)
+
+    def chunks(self, source: Source) -> Iterator[ReadChunk]:
+        """The chunks the pandas checks are to see: every row of the file, or, when DuckDB
+        staged the rows that plainly pass (:mod:`audience.store.engine_lane`), the rest."""
+        lane = None
+        if self.config.engine_checks:
+            table = _TABLE[source.kind]
+            lane = engine_lane(
+                self.loader, source, table, self.header, self.explicit, self.rules, self.secret
+            )
+        if lane is None:
+            return source.chunks(self.config.chunk_rows)
+        self.tally.rows_read += lane.staged
+        self.tally.in_engine = lane.staged
+        self.tally.saw(lane.mapping)
+        return lane.leftovers(self.config.chunk_rows)
+
+    def check(self, chunk: ReadChunk) -> None:
+        """Check a chunk's rows in pandas: stage the accepted, keep the rejected."""
+        tally, loader = self.tally, self.loader
+        tally.rows_read += chunk.rows
+        if chunk.unreadable:
+            loader.reject(pd.DataFrame([vars(bad) for bad in chunk.unreadable]))
+            tally.reasons.update(bad.reason for bad in chunk.unreadable)
+        for batch in chunk.batches:
+            mapping = self.header or resolve_columns(
+                list(batch.frame.columns), batch.kind, self.explicit, require=False
+            )
+            tally.saw(mapping)
+            fields = to_fields(batch.frame, mapping, self.secret)
+            checked = _CHECKS[batch.kind](fields, batch.lines, self.rules(mapping))
+            loader.stage(_TABLE[batch.kind], checked.accepted)
+            loader.reject(_rejects(batch, checked))
+            tally.reasons.update(checked.reasons)
 
 
 def _rejects(batch: RawBatch, checked: Checked) -> pd.DataFrame:
