@@ -58,6 +58,10 @@ _SQL_TYPES: dict[str, dict[str, str]] = {
 # Frames named after a workspace table take its declared types, which their dtypes may
 # have lost: an all-null column read back as object, a BIGINT with nulls read as float64.
 _DECLARED: dict[str, dict[str, str]] = {"contacts": CONTACT_COLUMNS, "events": EVENT_COLUMNS}
+# Columns the workspace keeps for itself, not data: events.id_key is the ingest's dedupe key
+# (an unsigned 64-bit integer that no other engine's BIGINT holds), so a frame read with
+# ``SELECT *`` loads without it.
+_INTERNAL: dict[str, tuple[str, ...]] = {"events": ("id_key",)}
 _KIND_OF_SQL = {
     "TIMESTAMPTZ": "timestamp",
     "BIGINT": "int64",
@@ -134,7 +138,8 @@ def load_tables(backend: ibis.BaseBackend, frames: Mapping[str, pd.DataFrame]) -
     ``Int64`` included), booleans (nullable ``boolean`` included), floats or strings; they
     become ``TIMESTAMPTZ``, ``BIGINT``, ``BOOLEAN``, ``DOUBLE`` and ``VARCHAR``. A frame
     named ``contacts`` or ``events`` gets the workspace's declared type for each of its
-    columns (see :mod:`audience.store.schema`). The index is not stored. On Spark the
+    columns (see :mod:`audience.store.schema`) and loads without the workspace's own
+    ``events.id_key``. The index is not stored. On Spark the
     tables are temporary views of the session. Meant for frames that fit in memory.
     """
     loaders = {"duckdb": _load_duckdb, "postgres": _load_postgres, "pyspark": _load_spark}
@@ -144,6 +149,7 @@ def load_tables(backend: ibis.BaseBackend, frames: Mapping[str, pd.DataFrame]) -
             f"{', '.join(sorted(loaders))}."
         )
     for name, frame in frames.items():
+        frame = frame.drop(columns=[c for c in _INTERNAL.get(name, ()) if c in frame.columns])
         try:
             kinds = _column_kinds(name, frame)
             table = _to_arrow(frame, kinds)
