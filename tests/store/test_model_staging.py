@@ -13,7 +13,7 @@ import pytest
 from audience import Workspace
 from audience.errors import WorkspaceError
 from audience.store.database import Database
-from audience.store.model_files import model_path, stage_model, tidy_models
+from audience.store.model_files import ModelFiles, model_path, stage_model, tidy_models
 
 AT = datetime(2026, 6, 30, tzinfo=UTC)
 
@@ -140,3 +140,33 @@ def test_opening_a_workspace_even_to_read_tidies_its_models(tmp_path: Path) -> N
     with Workspace(folder, access="read") as ws:
         ws.profile()
     assert list(models.iterdir()) == []
+
+
+def test_tidying_removes_an_interrupted_rewrite_and_keeps_the_runs_file(
+    db: Database, tmp_path: Path
+) -> None:
+    files = ModelFiles(tmp_path / "models", b"s" * 32)
+    add_run(db, "seg-erased")
+    files.write_bytes("seg-erased", b"the committed file")
+    left = files.folder / ".seg-erased.k2j4h1.rewrite.tmp"  # an erase killed mid-write
+    left.write_bytes(b"half a rewrite")
+    assert tidy_models(db, files.folder).removed == [left.name]
+    assert [p.name for p in files.folder.iterdir()] == ["seg-erased.joblib"]
+    assert files.read_bytes("seg-erased") == b"the committed file"
+
+
+def test_tidying_leaves_a_rewrite_this_process_is_still_writing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = ModelFiles(tmp_path / "models", b"s" * 32)
+    add_run(db, "seg-erased")
+    seen: list[list[str]] = []
+
+    def tidy_while_writing(fd: int) -> None:  # the moment the bytes are written, not renamed
+        seen.append(tidy_models(db, files.folder).removed)
+
+    monkeypatch.setattr("audience.store.model_files.os.fsync", tidy_while_writing)
+    files.write_bytes("seg-erased", b"the new file")
+    assert seen == [[]]
+    assert [p.name for p in files.folder.iterdir()] == ["seg-erased.joblib"]
+    assert files.read_bytes("seg-erased") == b"the new file"

@@ -18,7 +18,9 @@ atomic step, so the file goes through a temporary name: :func:`stage_model` writ
 between leaves a temporary file; :func:`tidy_models`, called whenever a workspace is opened,
 finishes what the kill interrupted: a temporary file whose run is committed is renamed (the
 commit happened, only the rename is missing), any other is removed, and so is a model file
-of no stored run (left by versions that wrote the final name first). Files this process is
+of no stored run (left by versions that wrote the final name first), and so is an
+interrupted rewrite of a committed run's file (:meth:`ModelFiles.write_bytes`, which an
+erasure uses). Files this process is
 still writing are left alone, so a reader in a host never takes a writer's file for an
 orphan.
 """
@@ -107,7 +109,10 @@ class ModelFiles:
         """Replace the run's file with ``content`` (already signed) in one rename."""
         target = self.path(run_id)
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{run_id}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=self.folder, prefix=f".{run_id}.", suffix=REWRITING)
+        temporary = Path(name)
+        with _in_flight_lock:  # so that a tidy meanwhile leaves it alone
+            _in_flight.add(temporary.absolute())
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
@@ -115,8 +120,10 @@ class ModelFiles:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
+        finally:
+            _release(temporary)
         return target
 
     def read_bytes(self, run_id: str) -> bytes:
@@ -158,6 +165,10 @@ class ModelFiles:
 
 
 TEMPORARY = ".joblib.tmp"
+REWRITING = ".rewrite.tmp"
+"""The end of the name :meth:`ModelFiles.write_bytes` writes a new version of a committed
+run's file under (``.<run_id>.<random>.rewrite.tmp``): one left by a kill is removed by
+:func:`tidy_models`, and the run keeps the file it had."""
 
 _in_flight: set[Path] = set()
 _in_flight_lock = threading.Lock()
@@ -241,7 +252,9 @@ def tidy_models(db: Database, models_dir: Path) -> Tidied:
         return tidied
     # Listed before reading the runs: a model file is renamed into place only after its
     # run committed, so any final file listed here has its run visible below.
-    names = [p.name for p in models_dir.iterdir() if p.name.endswith((SUFFIX, TEMPORARY))]
+    names = [
+        p.name for p in models_dir.iterdir() if p.name.endswith((SUFFIX, TEMPORARY, REWRITING))
+    ]
     if not names:
         return tidied
     runs = {str(row[0]) for row in db.con.execute("SELECT run_id FROM runs").fetchall()}
@@ -257,7 +270,10 @@ def _tidy(path: Path, runs: set[str], tidied: Tidied) -> None:
         if path.absolute() in _in_flight:
             return
     try:
-        if temporary and run_id in runs:
+        if path.name.endswith(REWRITING):  # an interrupted rewrite: the run's file is intact
+            path.unlink()
+            tidied.removed.append(path.name)
+        elif temporary and run_id in runs:
             os.replace(path, model_path(path.parent, run_id))
             tidied.published.append(run_id)
         elif run_id not in runs:
